@@ -1,0 +1,157 @@
+package mkinitrd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
+	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
+	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
+)
+
+// WriteArchive writes the closure as an uncompressed newc archive to w,
+// reading file contents from fsys as it goes (nothing is staged). Every
+// entry gets mtime. It returns the archive's length.
+func WriteArchive(ctx context.Context, w io.Writer, fsys *rootfs.FS, c *resolve.Closure, mtime int64) (int64, error) {
+	cw := cpiogen.NewWriter(w)
+	links := hardLinks(c.Entries)
+	for i := range c.Entries {
+		if err := ctx.Err(); err != nil {
+			return cw.Offset(), err
+		}
+		e := &c.Entries[i]
+		if err := writeEntry(cw, fsys, e, mtime, links[e.HardLink]); err != nil {
+			return cw.Offset(), err
+		}
+	}
+	if err := cw.Close(); err != nil {
+		return cw.Offset(), err
+	}
+	return cw.Offset(), nil
+}
+
+// linkGroup is a set of names of one inode of the root.
+type linkGroup struct {
+	count int
+	last  string // the name that carries the data, as gen_init_cpio does
+}
+
+// hardLinks finds the files that share an inode with another entry.
+func hardLinks(entries []resolve.Entry) map[string]*linkGroup {
+	groups := map[string]*linkGroup{}
+	for i := range entries {
+		e := &entries[i]
+		if e.Kind != resolve.File || e.HardLink == "" {
+			continue
+		}
+		g := groups[e.HardLink]
+		if g == nil {
+			g = &linkGroup{}
+			groups[e.HardLink] = g
+		}
+		g.count++
+		g.last = e.Path
+	}
+	for k, g := range groups {
+		if g.count < 2 {
+			delete(groups, k)
+		}
+	}
+	return groups
+}
+
+func writeEntry(cw *cpiogen.Writer, fsys *rootfs.FS, e *resolve.Entry, mtime int64, g *linkGroup) error {
+	mode, err := cpiogen.ModeFromFileMode(fileMode(e))
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.Path, err)
+	}
+	h := &cpiogen.Header{
+		Name: strings.TrimPrefix(e.Path, "/"), Mode: mode, UID: e.UID, GID: e.GID, MTime: mtime,
+		Linkname: e.LinkTarget, RDevMajor: e.Major, RDevMinor: e.Minor,
+	}
+	if e.Kind != resolve.File {
+		return cw.WriteHeader(h)
+	}
+	h.Size = e.Size
+	if g != nil {
+		h.LinkKey, h.NLink = e.HardLink, uint32(g.count)
+		if g.last != e.Path {
+			h.Size = 0
+			return cw.WriteHeader(h)
+		}
+	}
+	if e.Source == "" {
+		if err := cw.WriteHeader(h); err != nil {
+			return fmt.Errorf("%s: %w", e.Path, err)
+		}
+		_, err := cw.Write(e.Data)
+		return err
+	}
+	return copyFile(cw, fsys, e, h)
+}
+
+// copyFile streams a source file into the archive. A file whose size
+// changed since it was resolved is an error: the header already says how
+// many bytes follow, and an archive that disagrees with it is broken.
+func copyFile(cw *cpiogen.Writer, fsys *rootfs.FS, e *resolve.Entry, h *cpiogen.Header) error {
+	f, err := fsys.OpenNoFollow(e.Source)
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.Source, unwrap(err))
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.Source, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: is no longer a regular file", e.Source)
+	}
+	if fi.Size() != e.Size {
+		return fmt.Errorf("%s: size changed from %d to %d bytes while building", e.Source, e.Size, fi.Size())
+	}
+	if err := cw.WriteHeader(h); err != nil {
+		return fmt.Errorf("%s: %w", e.Path, err)
+	}
+	n, err := io.Copy(cw, io.LimitReader(f, e.Size))
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.Source, err)
+	}
+	if n != e.Size {
+		return fmt.Errorf("%s: file shrank to %d bytes while being read (expected %d)", e.Source, n, e.Size)
+	}
+	var extra [1]byte
+	if k, _ := f.Read(extra[:]); k > 0 {
+		return fmt.Errorf("%s: file grew while being read (expected %d bytes)", e.Source, e.Size)
+	}
+	return nil
+}
+
+func unwrap(err error) error {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// fileMode gives an entry's io/fs mode: type bits from its kind.
+func fileMode(e *resolve.Entry) fs.FileMode {
+	m := e.Mode &^ fs.ModeType
+	switch e.Kind {
+	case resolve.Dir:
+		m |= fs.ModeDir
+	case resolve.Symlink:
+		m |= fs.ModeSymlink
+	case resolve.CharDev:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case resolve.BlockDev:
+		m |= fs.ModeDevice
+	case resolve.FIFO:
+		m |= fs.ModeNamedPipe
+	case resolve.Socket:
+		m |= fs.ModeSocket
+	}
+	return m
+}

@@ -1,0 +1,257 @@
+// Command mkinitrd-ng builds a minimal, reproducible initrd from a JSON
+// manifest. It only parses flags and wires the mkinitrd packages; see the
+// README for the manifest format.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng"
+	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
+	"github.com/mkinitrd-ng/mkinitrd-ng/internal/atomicfile"
+	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitBuild = 1
+	exitUsage = 2
+)
+
+// usageError marks errors in how the command was called (exit status 2).
+type usageError struct{ error }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+type config struct {
+	manifest, output, compress, root, epoch string
+	level, jobs                             int
+	dryRun, verbose, version, allowMissing  bool
+}
+
+func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
+	fl := pflag.NewFlagSet("mkinitrd-ng", pflag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.StringVarP(&cfg.manifest, "manifest", "m", "", "manifest `FILE` (JSON; - reads standard input)")
+	fl.StringVarP(&cfg.output, "output", "o", "", "output `FILE` (- writes standard output)")
+	fl.StringVarP(&cfg.compress, "compress", "c", "", "compressor: none, gzip, zstd, xz, lz4, or 'cmd:COMMAND ARGS' (default: the manifest's, else none)")
+	fl.IntVar(&cfg.level, "level", 0, "compression level (0: the compressor's default)")
+	fl.StringVar(&cfg.root, "root", "", "read sources from `DIR` as if chrooted into it (default: the manifest's root, else /)")
+	fl.StringVar(&cfg.epoch, "source-date-epoch", "", "mtime of every entry, in seconds (default: $SOURCE_DATE_EPOCH, else 0)")
+	fl.IntVarP(&cfg.jobs, "jobs", "j", 0, "files analysed at once (default: number of CPUs)")
+	fl.BoolVar(&cfg.allowMissing, "allow-missing", false, "warn about libraries that cannot be found instead of failing")
+	fl.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "resolve and print the entries without writing")
+	fl.BoolVarP(&cfg.verbose, "verbose", "v", false, "say what is done and why each entry is included")
+	fl.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: mkinitrd-ng --manifest FILE --output FILE [options]\n\nOptions:\n%s", fl.FlagUsages())
+	}
+	return fl
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var cfg config
+	fl := newFlags(&cfg, stderr)
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "mkinitrd-ng: %v\n", err)
+		return exitUsage
+	}
+	err := build(&cfg, fl.Args(), stdin, stdout, stderr)
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "mkinitrd-ng: %v\n", err)
+		fmt.Fprintln(stderr, "Try 'mkinitrd-ng --help'.")
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "mkinitrd-ng: %v\n", err)
+		return exitBuild
+	}
+}
+
+func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if cfg.version {
+		fmt.Fprintln(stdout, "mkinitrd-ng", version())
+		return nil
+	}
+	if len(rest) > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", rest[0])}
+	}
+	if cfg.manifest == "" {
+		return usageError{errors.New("--manifest is required")}
+	}
+	if cfg.output == "" && !cfg.dryRun {
+		return usageError{errors.New("--output is required (or --dry-run)")}
+	}
+	opts, err := options(cfg)
+	if err != nil {
+		return err
+	}
+	m, err := readManifest(cfg.manifest, stdin)
+	if err != nil {
+		return err
+	}
+	if opts.Compressor == nil && cfg.level != 0 {
+		// The level applies to the manifest's compressor.
+		m.Level = cfg.level
+	}
+	if _, err := mkinitrd.Compressor(m, opts); err != nil {
+		return usageError{err}
+	}
+	if cfg.dryRun {
+		return dryRun(m, opts, cfg.verbose, stdout, stderr)
+	}
+	return writeOutput(cfg, m, opts, stdout, stderr)
+}
+
+// options turns the flags into build options.
+func options(cfg *config) (mkinitrd.Options, error) {
+	opts := mkinitrd.Options{Root: cfg.root, Jobs: cfg.jobs, AllowMissing: cfg.allowMissing}
+	if cfg.jobs < 0 {
+		return opts, usageError{fmt.Errorf("--jobs %d: must be 0 or more", cfg.jobs)}
+	}
+	if cfg.compress != "" {
+		c, err := compressors.Lookup(cfg.compress, cfg.level)
+		if err != nil {
+			return opts, usageError{err}
+		}
+		opts.Compressor = c
+	}
+	epoch := cfg.epoch
+	what := "--source-date-epoch"
+	if epoch == "" {
+		epoch, what = os.Getenv("SOURCE_DATE_EPOCH"), "SOURCE_DATE_EPOCH"
+	}
+	if epoch != "" {
+		t, err := strconv.ParseInt(epoch, 10, 64)
+		if err != nil || t < 0 || t > 0xffffffff {
+			return opts, usageError{fmt.Errorf("%s %q: not a number of seconds between 0 and 4294967295", what, epoch)}
+		}
+		opts.MTime = t
+	}
+	return opts, nil
+}
+
+func readManifest(name string, stdin io.Reader) (*resolve.Manifest, error) {
+	if name == "-" {
+		return resolve.ParseManifest(stdin, "<stdin>")
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return resolve.ParseManifest(f, name)
+}
+
+func dryRun(m *resolve.Manifest, opts mkinitrd.Options, verbose bool, stdout, stderr io.Writer) error {
+	c, err := mkinitrd.Resolve(m, opts)
+	if err != nil {
+		return err
+	}
+	warn(c, stderr)
+	for i := range c.Entries {
+		e := &c.Entries[i]
+		if verbose {
+			fmt.Fprintf(stdout, "%s\t# %s\n", e.String(), e.Why)
+		} else {
+			fmt.Fprintln(stdout, e.String())
+		}
+	}
+	return nil
+}
+
+func warn(c *resolve.Closure, stderr io.Writer) {
+	for _, w := range c.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+}
+
+// writeOutput builds into a temporary file renamed over the output only
+// when complete; a signal removes the temporary file and exits.
+func writeOutput(cfg *config, m *resolve.Manifest, opts mkinitrd.Options, stdout, stderr io.Writer) error {
+	ctx := context.Background()
+	if cfg.output == "-" {
+		res, err := mkinitrd.Build(ctx, m, stdout, opts)
+		if err == nil {
+			report(cfg, res, stderr)
+		}
+		return err
+	}
+	out, err := atomicfile.Create(cfg.output, 0o644)
+	if err != nil {
+		return err
+	}
+	stop := cleanupOnSignal(out, stderr)
+	defer stop()
+	defer out.Abort()
+	res, err := mkinitrd.Build(ctx, m, out, opts)
+	if err != nil {
+		return err
+	}
+	if err := out.Commit(); err != nil {
+		return err
+	}
+	report(cfg, res, stderr)
+	return nil
+}
+
+// cleanupOnSignal removes the temporary output on SIGINT, SIGTERM or
+// SIGHUP, then exits; the returned function stops watching.
+func cleanupOnSignal(out *atomicfile.File, stderr io.Writer) func() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	var once sync.Once
+	go func() {
+		select {
+		case s := <-sigs:
+			out.Abort()
+			fmt.Fprintf(stderr, "mkinitrd-ng: %v: stopped; %s left unchanged\n", s, out.Target())
+			os.Exit(128 + int(s.(syscall.Signal)))
+		case <-done:
+		}
+	}()
+	return func() {
+		once.Do(func() {
+			signal.Stop(sigs)
+			close(done)
+		})
+	}
+}
+
+func report(cfg *config, res *mkinitrd.Result, stderr io.Writer) {
+	warn(res.Closure, stderr)
+	if !cfg.verbose {
+		return
+	}
+	fmt.Fprintf(stderr, "%d entries, %d bytes of cpio, %d bytes written (%s); resolve %v, archive+compress %v\n",
+		len(res.Closure.Entries), res.Uncompressed, res.Written, res.Compressor,
+		res.ResolveTime.Round(1e6), res.ArchiveTime.Round(1e6))
+}
+
+func version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}

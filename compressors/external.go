@@ -1,0 +1,316 @@
+package compressors
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// External returns a compressor that runs argv[0] with the arguments
+// argv[1:], without a shell, feeding the archive on its stdin and taking
+// the compressed stream from its stdout. The program is looked up in PATH
+// now, so that a missing tool is reported before any work is done.
+func External(argv []string) (Compressor, error) {
+	if len(argv) == 0 || argv[0] == "" {
+		return nil, errors.New("compressor: empty external command")
+	}
+	argv = append([]string(nil), argv...)
+	line := joinCommand(argv)
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return nil, fmt.Errorf("compressor %q: %w", line, err)
+	}
+	c := &external{argv: argv, path: path, line: line}
+	c.ext, c.magic = knownOutput(argv)
+	return c, nil
+}
+
+// external is a Compressor that runs a program.
+type external struct {
+	argv  []string
+	path  string // argv[0] resolved in PATH
+	line  string // argv quoted back into one line, for Name and messages
+	ext   string
+	magic []byte
+}
+
+func (c *external) Name() string  { return CmdPrefix + c.line }
+func (c *external) Ext() string   { return c.ext }
+func (c *external) Magic() []byte { return bytes.Clone(c.magic) }
+
+// String is the command line, for messages.
+func (c *external) String() string { return c.line }
+
+// NewWriter starts the program. Its stdout is w itself: when w is an
+// *os.File the program writes to it directly, otherwise os/exec copies the
+// output to w, and Close waits for that copy. Data already buffered in w
+// must be flushed by the caller first.
+func (c *external) NewWriter(w io.Writer) (io.WriteCloser, error) {
+	if w == nil {
+		return nil, errors.New("compressors: NewWriter with a nil writer")
+	}
+	cmd := exec.Command(c.path, c.argv[1:]...)
+	cmd.Args[0] = c.argv[0]
+	cmd.Stdout = w
+	stderr := &tailBuffer{max: stderrTail}
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("compressor %q: %w", c.line, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("compressor %q: cannot start: %w", c.line, err)
+	}
+	return &cmdWriter{line: c.line, cmd: cmd, stdin: stdin, stderr: stderr}, nil
+}
+
+// stderrTail bounds how much of a command's stderr is kept: only its last
+// line goes into an error message.
+const stderrTail = 4096
+
+// cmdWriter feeds a running compressor program.
+type cmdWriter struct {
+	line   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr *tailBuffer
+	done   bool
+	err    error // the result of finish, returned by every later Close
+}
+
+func (w *cmdWriter) Write(p []byte) (int, error) {
+	if w.done {
+		return 0, fmt.Errorf("compressor %q: write after close", w.line)
+	}
+	n, err := w.stdin.Write(p)
+	if err != nil {
+		// Most likely the program exited early; its status and stderr say
+		// why, which a bare "broken pipe" does not.
+		if ferr := w.finish(); ferr != nil {
+			return n, ferr
+		}
+		return n, fmt.Errorf("compressor %q: %w", w.line, err)
+	}
+	return n, nil
+}
+
+// Close ends the program's input, waits for it to exit, and reports a
+// failure with the command, its exit status and its last line of stderr.
+func (w *cmdWriter) Close() error {
+	if w.done {
+		return w.err
+	}
+	return w.finish()
+}
+
+func (w *cmdWriter) finish() error {
+	w.done = true
+	cerr := w.stdin.Close()
+	err := w.cmd.Wait()
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		if last := w.stderr.lastLine(); last != "" {
+			w.err = fmt.Errorf("compressor %q: %s: %s", w.line, exitErr.ProcessState, last)
+		} else {
+			w.err = fmt.Errorf("compressor %q: %s", w.line, exitErr.ProcessState)
+		}
+	case err != nil: // e.g. copying the output to w failed
+		w.err = fmt.Errorf("compressor %q: %w", w.line, err)
+	case cerr != nil && !errors.Is(cerr, io.ErrClosedPipe):
+		w.err = fmt.Errorf("compressor %q: %w", w.line, cerr)
+	}
+	return w.err
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := len(p)
+	if len(p) > b.max {
+		p = p[len(p)-b.max:]
+	}
+	if drop := len(b.buf) + len(p) - b.max; drop > 0 {
+		b.buf = b.buf[drop:]
+	}
+	b.buf = append(b.buf, p...)
+	return n, nil
+}
+
+// lastLine returns the last non-empty line, trimmed.
+func (b *tailBuffer) lastLine() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := strings.TrimRight(string(b.buf), " \t\r\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return strings.TrimSpace(s)
+}
+
+// knownOutput returns the extension and magic of a known compressor
+// program's output, judged from its name and the options that change the
+// container format.
+func knownOutput(argv []string) (ext string, magic []byte) {
+	args := argv[1:]
+	switch filepath.Base(argv[0]) {
+	case "zstd", "zstdmt":
+		return ".zst", []byte{0x28, 0xb5, 0x2f, 0xfd}
+	case "gzip", "pigz":
+		return ".gz", []byte{0x1f, 0x8b}
+	case "bzip2", "pbzip2", "lbzip2":
+		return ".bz2", []byte("BZh")
+	case "lzop":
+		return ".lzo", []byte{0x89, 'L', 'Z', 'O'}
+	case "lzma":
+		return ".lzma", []byte{0x5d, 0x00, 0x00}
+	case "xz":
+		switch xzFormat(args) {
+		case "", "auto", "xz":
+			return ".xz", []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+		case "lzma", "alone":
+			return ".lzma", []byte{0x5d, 0x00, 0x00}
+		}
+		return "", nil
+	case "lz4":
+		if hasShortFlag(args, 'l') {
+			return ".lz4", []byte{0x02, 0x21, 0x4c, 0x18}
+		}
+		// The LZ4 frame format, which the kernel does not accept; the
+		// magic lets a caller notice that.
+		return ".lz4", []byte{0x04, 0x22, 0x4d, 0x18}
+	}
+	return "", nil
+}
+
+// xzFormat returns the value of xz's last -F/--format option.
+func xzFormat(args []string) string {
+	f := ""
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return f
+		case a == "-F" || a == "--format":
+			if i+1 < len(args) {
+				f = args[i+1]
+			}
+		case strings.HasPrefix(a, "--format="):
+			f = strings.TrimPrefix(a, "--format=")
+		case strings.HasPrefix(a, "-F"):
+			f = strings.TrimPrefix(a, "-F")
+		}
+	}
+	return f
+}
+
+// hasShortFlag reports whether a cluster of short options such as "-l" or
+// "-9l" contains flag.
+func hasShortFlag(args []string, flag byte) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		if len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.IndexByte(a[1:], flag) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// splitCommand splits a command line into words the way a POSIX shell
+// would, without expansions: words are separated by unquoted white space;
+// single quotes keep everything up to the next single quote; double quotes
+// keep everything up to the next unescaped double quote, and a backslash in
+// them escapes only ", \, $ and `; outside quotes a backslash escapes any
+// character. Quoted empty strings are words.
+func splitCommand(s string) ([]string, error) {
+	var (
+		words  []string
+		cur    strings.Builder
+		inWord bool
+	)
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case ch == '\\':
+			if i+1 >= len(s) {
+				return nil, errors.New("command line ends with a backslash")
+			}
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case ch == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated single quote at offset %d", i)
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case ch == '"':
+			start := i
+			for i++; ; i++ {
+				if i >= len(s) {
+					return nil, fmt.Errorf("unterminated double quote at offset %d", start)
+				}
+				c := s[i]
+				if c == '"' {
+					break
+				}
+				if c == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					i++
+					c = s[i]
+				}
+				cur.WriteByte(c)
+			}
+			inWord = true
+		default:
+			cur.WriteByte(ch)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	if len(words) == 0 {
+		return nil, errors.New("empty command line")
+	}
+	return words, nil
+}
+
+// joinCommand quotes words so that splitCommand gives them back.
+func joinCommand(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = quoteWord(a)
+	}
+	return strings.Join(q, " ")
+}
+
+func quoteWord(a string) string {
+	if a == "" {
+		return "''"
+	}
+	if !strings.ContainsAny(a, " \t\r\n'\"\\$`") {
+		return a
+	}
+	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+}

@@ -1,0 +1,462 @@
+package cpiogen
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// BoundaryMarker is implemented by an underlying writer that wants to know
+// where entries end. The kernel requires every compressed segment of an
+// initramfs to end on an entry boundary, so a compressor that cuts the
+// stream into independently compressed pieces may cut only when
+// EntryBoundary is called. The Writer calls it after each complete entry
+// (header, name, data and padding all written) and after the trailer and
+// the final 512-byte padding. An error it returns stops the Writer.
+type BoundaryMarker interface {
+	EntryBoundary() error
+}
+
+// WriterOption configures a Writer.
+type WriterOption func(*Writer)
+
+// WithChecksum makes the Writer emit 070702 records (newc with a data
+// checksum, gen_init_cpio -c) instead of 070701. Every regular file's
+// Header.Check must then hold the checksum of its data.
+func WithChecksum(on bool) WriterOption {
+	return func(w *Writer) { w.checksum = on }
+}
+
+// WithDataAlign makes the Writer pad the name of each regular file larger
+// than align bytes with extra NULs so that its data starts at an offset
+// that is a multiple of align, as gen_init_cpio -a does (useful for
+// filesystems that can then map the data in place). Like gen_init_cpio it
+// is best effort: if the padded namesize would exceed PathMax, the entry is
+// left unaligned. align must be 0 (off) or a power of two >= 4; other
+// values make every WriteHeader fail.
+func WithDataAlign(align int) WriterOption {
+	return func(w *Writer) { w.align = int64(align) }
+}
+
+// Writer writes a newc archive. Call WriteHeader for each entry, then Write
+// (or ReadFrom) exactly Size bytes of data for regular files, and Close at
+// the end. Inode numbers are assigned in write order from 721 and device
+// fields are 3:1, as gen_init_cpio does.
+type Writer struct {
+	w        io.Writer
+	marker   BoundaryMarker
+	checksum bool
+	align    int64
+
+	off     int64
+	nextIno uint32
+	links   map[string]linkGroup
+	buf     []byte
+
+	// The entry being written.
+	name      string
+	remaining int64  // data bytes still to come
+	size      int64  // the entry's data size
+	sum       uint32 // running checksum of the data written
+	want      uint32 // Header.Check, verified when the data is complete
+	verify    bool   // checksums on and the entry is a regular file
+
+	err    error // sticky: once set every call returns it
+	closed bool
+}
+
+// linkGroup is what the Writer remembers of a hard-link group.
+type linkGroup struct {
+	first string
+	ino   uint32
+	typ   uint32
+	nlink uint32
+}
+
+// NewWriter returns a Writer writing an archive to w.
+func NewWriter(w io.Writer, opts ...WriterOption) *Writer {
+	tw := &Writer{w: w, nextIno: firstIno, links: map[string]linkGroup{}}
+	tw.marker, _ = w.(BoundaryMarker)
+	for _, o := range opts {
+		o(tw)
+	}
+	return tw
+}
+
+// Offset returns the number of bytes written to the underlying writer so far.
+func (w *Writer) Offset() int64 { return w.off }
+
+// WriteHeader writes h's record header and name, and for a symlink its data
+// (Linkname plus a NUL, the gen_init_cpio convention). It fills in h.Ino,
+// h.DevMajor, h.DevMinor and, for a symlink, h.Size. A regular file's data
+// must follow through Write or ReadFrom.
+//
+// An invalid header is reported without writing anything, and the Writer
+// stays usable. Errors that leave a broken archive behind (the previous
+// entry's data incomplete, I/O errors) stop the Writer.
+func (w *Writer) WriteHeader(h *Header) error {
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.checkComplete(); err != nil {
+		return err
+	}
+	if w.align != 0 && (w.align < 4 || w.align&(w.align-1) != 0 || w.align > 1<<32) {
+		return fmt.Errorf("%w: data alignment %d is not a power of two >= 4", ErrHeader, w.align)
+	}
+	if err := w.validate(h); err != nil {
+		return err
+	}
+
+	typ := h.Type()
+	size := h.Size
+	check := uint32(0)
+	var data string
+	switch typ {
+	case TypeSymlink:
+		data = h.Linkname + "\x00"
+		size = int64(len(data))
+	case TypeReg:
+		if w.checksum && size > 0 {
+			check = h.Check
+		}
+	}
+	nlink := h.NLink
+	if nlink == 0 {
+		nlink = 1
+		if typ == TypeDir {
+			nlink = 2
+		}
+	}
+
+	ino := w.nextIno
+	var group linkGroup
+	if h.LinkKey != "" {
+		g, ok := w.links[h.LinkKey]
+		switch {
+		case !ok:
+			g = linkGroup{first: h.Name, ino: ino, typ: typ, nlink: nlink}
+		case g.typ != typ:
+			return fmt.Errorf("%w: %s: hard link to %s: %s vs %s (the kernel links only entries of the same type)",
+				ErrHeader, h.Name, g.first, typeName(typ), typeName(g.typ))
+		case g.nlink < 2 || nlink != g.nlink:
+			return fmt.Errorf("%w: %s: hard link to %s: nlink %d vs %d; every name needs the same NLink >= 2 (the kernel links only entries with nlink >= 2)",
+				ErrHeader, h.Name, g.first, nlink, g.nlink)
+		default:
+			ino = g.ino
+		}
+		group = g
+	}
+
+	namesize := int64(len(h.Name)) + 1
+	namePad := pad4(HeaderSize + namesize)
+	if w.align > 0 && typ == TypeReg && size > w.align {
+		// The same rule as gen_init_cpio -a: NULs inside namesize, so the
+		// kernel still sees a NUL-terminated name.
+		p := (w.align - (w.off+HeaderSize+namesize)%w.align) % w.align
+		if namesize+p <= PathMax {
+			namesize += p
+			namePad = 0
+		}
+	}
+
+	b := w.buf[:0]
+	if w.checksum {
+		b = append(b, magicCheck...)
+	} else {
+		b = append(b, magicNewc...)
+	}
+	for _, v := range [...]uint32{ino, h.Mode, h.UID, h.GID, nlink, uint32(h.MTime), uint32(size),
+		devMajor, devMinor, h.RDevMajor, h.RDevMinor, uint32(namesize), check} {
+		b = appendHex8(b, v)
+	}
+	b = append(b, h.Name...)
+	b = append(b, make([]byte, namesize-int64(len(h.Name))+namePad)...)
+	if typ == TypeSymlink {
+		b = append(b, data...)
+		b = append(b, make([]byte, pad4(size))...)
+	}
+	w.buf = b
+	if err := w.write(b); err != nil {
+		return err
+	}
+
+	if h.LinkKey != "" {
+		w.links[h.LinkKey] = group
+	}
+	if ino == w.nextIno {
+		w.nextIno++
+	}
+	h.Ino, h.DevMajor, h.DevMinor = ino, devMajor, devMinor
+	if typ == TypeSymlink {
+		h.Size = size
+	}
+
+	w.name = h.Name
+	w.size, w.remaining = 0, 0
+	w.sum, w.want, w.verify = 0, check, w.checksum && typ == TypeReg
+	if typ == TypeReg && size > 0 {
+		w.size, w.remaining = size, size
+		return nil
+	}
+	return w.boundary()
+}
+
+// validate checks everything about h that the Writer can check before
+// writing a byte.
+func (w *Writer) validate(h *Header) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %q: %s", ErrHeader, h.Name, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case h.Name == "":
+		return fmt.Errorf("%w: empty name", ErrHeader)
+	case strings.IndexByte(h.Name, 0) >= 0:
+		return bad("name contains a NUL byte")
+	case len(h.Name)+1 > PathMax:
+		return bad("name is %d bytes, longer than PATH_MAX (%d, counting the NUL)", len(h.Name), PathMax)
+	case h.Name[0] == '/':
+		return bad("name must be relative to the archive root (no leading /)")
+	case h.Name == Trailer:
+		return bad("name would end the archive")
+	}
+	typ := h.Type()
+	switch typ {
+	case TypeReg, TypeDir, TypeSymlink, TypeChar, TypeBlock, TypeFIFO, TypeSocket:
+	default:
+		return bad("mode %#o has no valid file type", h.Mode)
+	}
+	if h.Mode&^(TypeMask|ModePerm) != 0 {
+		return bad("mode %#o has bits beyond the file type and permissions", h.Mode)
+	}
+	if h.MTime < 0 || h.MTime > MaxSize {
+		return bad("mtime %d does not fit newc's 32-bit field (0..%d)", h.MTime, int64(MaxSize))
+	}
+	if typ == TypeReg {
+		if h.Size < 0 {
+			return bad("negative size %d", h.Size)
+		}
+		if h.Size > MaxSize {
+			return fmt.Errorf("%s: %w: %d bytes (limit 4 GiB - 1)", h.Name, ErrFileTooLarge, h.Size)
+		}
+		if w.checksum && h.Size == 0 && h.Check != 0 {
+			return bad("checksum %#x given for empty data (must be 0)", h.Check)
+		}
+	} else if typ != TypeSymlink && h.Size != 0 {
+		return bad("a %s cannot have data (size %d)", typeName(typ), h.Size)
+	}
+	if typ == TypeSymlink {
+		switch {
+		case h.Linkname == "":
+			return bad("symlink with an empty target")
+		case strings.IndexByte(h.Linkname, 0) >= 0:
+			return bad("symlink target contains a NUL byte")
+		case len(h.Linkname)+1 > PathMax:
+			return bad("symlink target is %d bytes, longer than PATH_MAX (%d, counting the NUL)", len(h.Linkname), PathMax)
+		}
+	} else if h.Linkname != "" {
+		return bad("a %s cannot have a link target (%q)", typeName(typ), h.Linkname)
+	}
+	if typ != TypeChar && typ != TypeBlock && (h.RDevMajor != 0 || h.RDevMinor != 0) {
+		return bad("a %s cannot have a device number (%d:%d)", typeName(typ), h.RDevMajor, h.RDevMinor)
+	}
+	if h.LinkKey != "" && (typ == TypeDir || typ == TypeSymlink) {
+		return bad("the kernel cannot hard-link a %s", typeName(typ))
+	}
+	return nil
+}
+
+// Write writes data of the current regular file. Writing more than the
+// Size given to WriteHeader writes what fits and fails with ErrWriteTooLong.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	over := int64(len(p)) > w.remaining
+	if over {
+		p = p[:w.remaining]
+	}
+	n := 0
+	if len(p) > 0 {
+		if err := w.write(p); err != nil {
+			return 0, err
+		}
+		n = len(p)
+		if err := w.data(p); err != nil {
+			return n, err
+		}
+	}
+	if over {
+		return n, w.tooLong()
+	}
+	return n, nil
+}
+
+// ReadFrom copies the current regular file's data from r, letting the
+// underlying writer use copy_file_range or sendfile when checksums are
+// off. Data in r beyond the entry's Size fails with ErrWriteTooLong; r
+// running dry early leaves the entry incomplete, which the next
+// WriteHeader or Close reports. Any error stops the Writer: part of the
+// data may have been written.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	var n int64
+	if w.remaining > 0 {
+		// io.Copy straight to the underlying writer (not to w, which would
+		// recurse), with the LimitedReader that *os.File's ReadFrom
+		// recognises for copy_file_range.
+		var src io.Reader = &io.LimitedReader{R: r, N: w.remaining}
+		if w.verify {
+			src = io.TeeReader(src, (*checksum)(&w.sum))
+		}
+		var err error
+		n, err = io.Copy(w.w, src)
+		w.off += n
+		w.remaining -= n
+		if err != nil {
+			w.err = fmt.Errorf("%s: %w", w.name, err)
+			return n, w.err
+		}
+		if w.remaining > 0 {
+			return n, nil
+		}
+		if err := w.finish(); err != nil {
+			return n, err
+		}
+	}
+	var probe [1]byte
+	for {
+		m, err := r.Read(probe[:])
+		if m > 0 {
+			return n, w.tooLong()
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			w.err = fmt.Errorf("%s: %w", w.name, err)
+			return n, w.err
+		}
+	}
+}
+
+// Close checks that the last entry is complete, writes the TRAILER!!!
+// record and pads the archive to a multiple of 512 bytes, as gen_init_cpio
+// does. It does not close the underlying writer. Closing twice is a no-op.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.checkComplete(); err != nil {
+		return err
+	}
+	// gen_init_cpio's trailer: everything 0 but nlink 1 and namesize.
+	b := w.buf[:0]
+	if w.checksum {
+		b = append(b, magicCheck...)
+	} else {
+		b = append(b, magicNewc...)
+	}
+	for _, v := range [...]uint32{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, uint32(len(Trailer) + 1), 0} {
+		b = appendHex8(b, v)
+	}
+	b = append(b, Trailer...)
+	b = append(b, make([]byte, 1+pad4(HeaderSize+int64(len(Trailer))+1))...)
+	end := w.off + int64(len(b))
+	b = append(b, make([]byte, (512-end%512)%512)...)
+	w.buf = b
+	if err := w.write(b); err != nil {
+		return err
+	}
+	if err := w.boundary(); err != nil {
+		return err
+	}
+	w.closed = true
+	w.err = ErrWriteAfterClose
+	return nil
+}
+
+// data accounts for p, just written as file data, and finishes the entry
+// when it is complete.
+func (w *Writer) data(p []byte) error {
+	w.remaining -= int64(len(p))
+	if w.verify {
+		w.sum = sumBytes(w.sum, p)
+	}
+	if w.remaining == 0 {
+		return w.finish()
+	}
+	return nil
+}
+
+// finish ends a regular file whose data is all written: it verifies the
+// checksum, writes the padding and marks the boundary.
+func (w *Writer) finish() error {
+	if w.verify && w.sum != w.want {
+		w.err = fmt.Errorf("%s: %w: header says %#08x, data sums to %#08x", w.name, ErrChecksum, w.want, w.sum)
+		return w.err
+	}
+	if p := pad4(w.size); p > 0 {
+		var zeros [3]byte
+		if err := w.write(zeros[:p]); err != nil {
+			return err
+		}
+	}
+	return w.boundary()
+}
+
+func (w *Writer) tooLong() error {
+	w.err = fmt.Errorf("%s: %w (size %d)", w.name, ErrWriteTooLong, w.size)
+	return w.err
+}
+
+func (w *Writer) checkComplete() error {
+	if w.remaining > 0 {
+		w.err = fmt.Errorf("%s: %w: wrote %d of %d bytes", w.name, ErrIncomplete, w.size-w.remaining, w.size)
+		return w.err
+	}
+	return nil
+}
+
+func (w *Writer) boundary() error {
+	if w.marker == nil {
+		return nil
+	}
+	if err := w.marker.EntryBoundary(); err != nil {
+		w.err = fmt.Errorf("cpiogen: entry boundary after %s: %w", w.name, err)
+		return w.err
+	}
+	return nil
+}
+
+// write writes p to the underlying writer; any failure stops the Writer,
+// since the archive is then broken.
+func (w *Writer) write(p []byte) error {
+	n, err := w.w.Write(p)
+	w.off += int64(n)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		w.err = err
+	}
+	return err
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// appendHex8 appends v as 8 uppercase hex digits (gen_init_cpio's %08X).
+func appendHex8(b []byte, v uint32) []byte {
+	for shift := 28; shift >= 0; shift -= 4 {
+		b = append(b, hexDigits[v>>uint(shift)&0xF])
+	}
+	return b
+}

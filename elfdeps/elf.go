@@ -1,0 +1,490 @@
+// Package elfdeps reads the facts the dynamic loader uses from ELF files and
+// repeats glibc's ld.so library lookup inside a source tree, so that an initrd
+// holds every shared object its programs will load.
+//
+// Read parses one file; a Loader looks files up inside a rootfs.FS with a
+// cache shared by concurrent callers; Loader.Process lists everything one
+// program loads: its interpreter, the DT_NEEDED closure and the libraries its
+// objects declare in .note.dlopen ELF notes.
+//
+// Only what ld.so itself reads is trusted: the dynamic table comes from the
+// PT_DYNAMIC segment, never from section headers, so that a file whose
+// sections were stripped or disagree with its segments is seen the way the
+// loader sees it.
+package elfdeps
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ErrNotELF is returned for a file that does not start with the ELF magic.
+// It is an answer, not a failure: callers test it with errors.Is.
+var ErrNotELF = errors.New("not an ELF file")
+
+// Note owners and types of the FDO (freedesktop.org) notes that systemd and
+// Debian put in binaries.
+const (
+	NoteOwnerFDO    = "FDO"
+	NoteTypeDlopen  = 0x407c0c0a // .note.dlopen: JSON array of DlopenNote
+	NoteTypePackage = 0xcafe1a7e // .note.package: JSON object naming the package
+)
+
+// Limits on sizes read from the file, so that a hostile header cannot make
+// us allocate without bound. Real files are far below them.
+const (
+	maxDynamicSize = 1 << 20 // bytes of PT_DYNAMIC
+	maxNoteSize    = 1 << 20 // bytes of one note section or segment
+	maxStringSize  = 1 << 16 // bytes of one dynamic string
+)
+
+// Dlopen priorities, from most to least important. A note entry without a
+// priority is "recommended".
+const (
+	PriorityRequired    = "required"
+	PriorityRecommended = "recommended"
+	PrioritySuggested   = "suggested"
+)
+
+// DlopenNote is one entry of a .note.dlopen note: a library the object may
+// load at run time with dlopen(3). Soname lists alternatives, best first.
+type DlopenNote struct {
+	Soname      []string `json:"soname"`
+	Feature     string   `json:"feature,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Priority    string   `json:"priority,omitempty"`
+}
+
+// Note is one ELF note: its owner (name without the NUL), type and
+// descriptor bytes.
+type Note struct {
+	Owner string
+	Type  uint32
+	Desc  []byte
+}
+
+// File holds what the dynamic loader and mkinitrd-ng need from one ELF file.
+type File struct {
+	Class      elf.Class
+	Data       elf.Data
+	Machine    elf.Machine
+	OSABI      elf.OSABI
+	ABIVersion uint8
+	Type       elf.Type
+
+	Interp    string   // PT_INTERP path, "" if none
+	Needed    []string // DT_NEEDED, in order
+	Filter    []string // DT_FILTER: loaded like DT_NEEDED
+	Auxiliary []string // DT_AUXILIARY: loaded if found
+	Soname    string   // DT_SONAME
+	// RPath and RunPath are DT_RPATH and DT_RUNPATH split at ':'. RunPath
+	// is non-nil whenever the tag is present, even with an empty value,
+	// because its presence alone disables RPATH lookups.
+	RPath   []string
+	RunPath []string
+	Flags1  elf.DynFlag1 // DT_FLAGS_1 (DF_1_NODEFLIB matters here)
+
+	Dlopen  []DlopenNote // entries of all FDO dlopen notes, in file order
+	Package string       // JSON text of the FDO package note, "" if none
+
+	notes []Note
+}
+
+// Notes returns the descriptors of the notes with the given owner and type,
+// in file order.
+func (f *File) Notes(owner string, typ uint32) [][]byte {
+	var out [][]byte
+	for _, n := range f.notes {
+		if n.Owner == owner && n.Type == typ {
+			out = append(out, n.Desc)
+		}
+	}
+	return out
+}
+
+// IsELF reports whether magic, the first bytes of a file, is the ELF magic.
+func IsELF(magic []byte) bool {
+	return len(magic) >= 4 && string(magic[:4]) == elf.ELFMAG
+}
+
+// Read parses the ELF file r. It reads the headers, the PT_DYNAMIC segment,
+// the strings it names and the notes, never the whole file. A file without
+// the ELF magic gives ErrNotELF; a file with it that cannot be parsed gives
+// another error (never a panic, whatever the bytes). Errors do not name the
+// file: callers add the path.
+func Read(r io.ReaderAt) (f *File, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			f, err = nil, fmt.Errorf("malformed ELF file (parser panic: %v)", p)
+		}
+	}()
+	return read(r)
+}
+
+// read is Read without the recover, so that the fuzz test sees panics.
+func read(r io.ReaderAt) (*File, error) {
+	var magic [4]byte
+	if n, err := r.ReadAt(magic[:], 0); n < len(magic) {
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		return nil, ErrNotELF
+	}
+	if !IsELF(magic[:]) {
+		return nil, ErrNotELF
+	}
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		return nil, fmt.Errorf("malformed ELF file: %w", err)
+	}
+	f := &File{
+		Class:      ef.Class,
+		Data:       ef.Data,
+		Machine:    ef.Machine,
+		OSABI:      ef.OSABI,
+		ABIVersion: ef.ABIVersion,
+		Type:       ef.Type,
+	}
+	p := parser{r: r, ef: ef, f: f}
+	if err := p.interp(); err != nil {
+		return nil, err
+	}
+	if err := p.dynamic(); err != nil {
+		return nil, err
+	}
+	if err := p.readNotes(); err != nil {
+		return nil, err
+	}
+	if err := p.fdoNotes(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+type parser struct {
+	r  io.ReaderAt
+	ef *elf.File
+	f  *File
+}
+
+func (p *parser) readAt(size, off uint64, what string) ([]byte, error) {
+	if off > 1<<62 || size > 1<<62 {
+		return nil, fmt.Errorf("malformed ELF file: %s at offset %#x size %#x out of range", what, off, size)
+	}
+	buf := make([]byte, size)
+	n, err := p.r.ReadAt(buf, int64(off))
+	if n == len(buf) {
+		return buf, nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return nil, fmt.Errorf("malformed ELF file: reading %s at offset %#x: %w", what, off, err)
+}
+
+func (p *parser) interp() error {
+	for _, prog := range p.ef.Progs {
+		if prog.Type != elf.PT_INTERP {
+			continue
+		}
+		if prog.Filesz > maxStringSize {
+			return fmt.Errorf("malformed ELF file: PT_INTERP of %d bytes", prog.Filesz)
+		}
+		b, err := p.readAt(prog.Filesz, prog.Off, "PT_INTERP")
+		if err != nil {
+			return err
+		}
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			b = b[:i]
+		}
+		if len(b) == 0 {
+			return errors.New("malformed ELF file: empty PT_INTERP")
+		}
+		p.f.Interp = string(b)
+		return nil
+	}
+	return nil
+}
+
+// dynamic reads the PT_DYNAMIC segment the way ld.so does: entries up to
+// DT_NULL, string offsets into the table at DT_STRTAB (a virtual address
+// mapped to a file offset through the PT_LOAD segments). For single-valued
+// tags the last entry wins, as in glibc.
+func (p *parser) dynamic() error {
+	var dyn *elf.Prog
+	for _, prog := range p.ef.Progs {
+		if prog.Type == elf.PT_DYNAMIC {
+			dyn = prog
+			break
+		}
+	}
+	if dyn == nil {
+		return nil
+	}
+	if dyn.Filesz > maxDynamicSize {
+		return fmt.Errorf("malformed ELF file: PT_DYNAMIC of %d bytes", dyn.Filesz)
+	}
+	data, err := p.readAt(dyn.Filesz, dyn.Off, "PT_DYNAMIC")
+	if err != nil {
+		return err
+	}
+	bo := p.ef.ByteOrder
+	entSize := 16
+	if p.ef.Class == elf.ELFCLASS32 {
+		entSize = 8
+	}
+	var (
+		needed, filter, aux    []uint64
+		soname, rpath, runpath strRef
+		strtab, strsz          strRef
+	)
+loop:
+	for i := 0; i+entSize <= len(data); i += entSize {
+		var tag elf.DynTag
+		var val uint64
+		if entSize == 8 {
+			tag = elf.DynTag(int32(bo.Uint32(data[i:])))
+			val = uint64(bo.Uint32(data[i+4:]))
+		} else {
+			tag = elf.DynTag(bo.Uint64(data[i:]))
+			val = bo.Uint64(data[i+8:])
+		}
+		switch tag {
+		case elf.DT_NULL:
+			break loop
+		case elf.DT_NEEDED:
+			needed = append(needed, val)
+		case elf.DT_FILTER:
+			filter = append(filter, val)
+		case elf.DT_AUXILIARY:
+			aux = append(aux, val)
+		case elf.DT_SONAME:
+			soname = strRef{val, true}
+		case elf.DT_RPATH:
+			rpath = strRef{val, true}
+		case elf.DT_RUNPATH:
+			runpath = strRef{val, true}
+		case elf.DT_STRTAB:
+			strtab = strRef{val, true}
+		case elf.DT_STRSZ:
+			strsz = strRef{val, true}
+		case elf.DT_FLAGS_1:
+			p.f.Flags1 = elf.DynFlag1(val)
+		}
+	}
+	if len(needed)+len(filter)+len(aux) == 0 && !soname.ok && !rpath.ok && !runpath.ok {
+		return nil
+	}
+	if !strtab.ok || !strsz.ok {
+		return errors.New("malformed ELF file: dynamic strings without DT_STRTAB or DT_STRSZ")
+	}
+	base, ok := p.fileOffset(strtab.val, strsz.val)
+	if !ok {
+		return fmt.Errorf("malformed ELF file: DT_STRTAB %#x size %#x is not in a PT_LOAD segment", strtab.val, strsz.val)
+	}
+	str := func(off uint64) (string, error) { return p.dynString(base, strsz.val, off) }
+	list := func(offs []uint64) ([]string, error) {
+		var out []string
+		for _, off := range offs {
+			s, err := str(off)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	if p.f.Needed, err = list(needed); err != nil {
+		return err
+	}
+	if p.f.Filter, err = list(filter); err != nil {
+		return err
+	}
+	if p.f.Auxiliary, err = list(aux); err != nil {
+		return err
+	}
+	if soname.ok {
+		if p.f.Soname, err = str(soname.val); err != nil {
+			return err
+		}
+	}
+	if rpath.ok {
+		s, err := str(rpath.val)
+		if err != nil {
+			return err
+		}
+		p.f.RPath = strings.Split(s, ":")
+	}
+	if runpath.ok {
+		s, err := str(runpath.val)
+		if err != nil {
+			return err
+		}
+		p.f.RunPath = strings.Split(s, ":")
+	}
+	return nil
+}
+
+// strRef is a dynamic entry's value and whether the entry was present.
+type strRef struct {
+	val uint64
+	ok  bool
+}
+
+// fileOffset maps the virtual address range [addr, addr+size) to a file
+// offset through the PT_LOAD segment holding it.
+func (p *parser) fileOffset(addr, size uint64) (uint64, bool) {
+	for _, prog := range p.ef.Progs {
+		if prog.Type != elf.PT_LOAD || addr < prog.Vaddr {
+			continue
+		}
+		rel := addr - prog.Vaddr
+		if rel < prog.Filesz && size <= prog.Filesz-rel {
+			return prog.Off + rel, true
+		}
+	}
+	return 0, false
+}
+
+// dynString reads the NUL-terminated string at off in the string table at
+// file offset base, growing the read until the NUL is found.
+func (p *parser) dynString(base, size, off uint64) (string, error) {
+	if off >= size {
+		return "", fmt.Errorf("malformed ELF file: dynamic string offset %#x beyond DT_STRSZ %#x", off, size)
+	}
+	limit := min(size-off, maxStringSize)
+	for n := min(uint64(256), limit); ; n = min(n*4, limit) {
+		b, err := p.readAt(n, base+off, "dynamic string table")
+		if err != nil {
+			return "", err
+		}
+		if i := bytes.IndexByte(b, 0); i >= 0 {
+			return string(b[:i]), nil
+		}
+		if n == limit {
+			return "", fmt.Errorf("malformed ELF file: dynamic string at offset %#x is not terminated", off)
+		}
+	}
+}
+
+// readNotes collects every note. Sections are used when the file has note
+// sections (they include notes that are not loaded); otherwise the PT_NOTE
+// segments, which survive when section headers are stripped.
+func (p *parser) readNotes() error {
+	if p.ef.Type == elf.ET_CORE {
+		return nil // core dumps carry large notes nobody here wants
+	}
+	found := false
+	for _, s := range p.ef.Sections {
+		if s.Type != elf.SHT_NOTE || s.Flags&elf.SHF_COMPRESSED != 0 {
+			continue
+		}
+		found = true
+		if err := p.noteBlock(s.Size, s.Offset, s.Addralign, "note section "+s.Name); err != nil {
+			return err
+		}
+	}
+	if found {
+		return nil
+	}
+	for _, prog := range p.ef.Progs {
+		if prog.Type != elf.PT_NOTE {
+			continue
+		}
+		if err := p.noteBlock(prog.Filesz, prog.Off, prog.Align, "PT_NOTE segment"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *parser) noteBlock(size, off, align uint64, what string) error {
+	if size > maxNoteSize {
+		return fmt.Errorf("malformed ELF file: %s of %d bytes", what, size)
+	}
+	data, err := p.readAt(size, off, what)
+	if err != nil {
+		return err
+	}
+	notes, err := parseNotes(data, align, p.ef.ByteOrder)
+	if err != nil {
+		return fmt.Errorf("malformed ELF file: %s: %w", what, err)
+	}
+	p.f.notes = append(p.f.notes, notes...)
+	return nil
+}
+
+// parseNotes splits a block of notes. The descriptor and the next note
+// start at offsets rounded up to the block's alignment: 4 normally, 8 for
+// 8-aligned blocks such as .note.gnu.property on 64-bit files (there the
+// 12-byte header and a 4-byte name "GNU" end on an 8-byte boundary).
+func parseNotes(data []byte, align uint64, bo binary.ByteOrder) ([]Note, error) {
+	pad := uint64(4)
+	if align == 8 {
+		pad = 8
+	}
+	up := func(n uint64) uint64 { return (n + pad - 1) &^ (pad - 1) }
+	var notes []Note
+	for len(data) >= 12 {
+		namesz := uint64(bo.Uint32(data))
+		descsz := uint64(bo.Uint32(data[4:]))
+		typ := bo.Uint32(data[8:])
+		size := uint64(len(data))
+		descOff := up(12 + namesz)
+		if descOff > size || descsz > size-descOff {
+			return nil, fmt.Errorf("note of type %#x overruns its block (name %d, descriptor %d bytes, %d left)", typ, namesz, descsz, size-12)
+		}
+		name := cString(data[12 : 12+namesz])
+		desc := data[descOff : descOff+descsz]
+		notes = append(notes, Note{Owner: string(name), Type: typ, Desc: bytes.Clone(desc)})
+		next := up(descOff + descsz)
+		if next >= size {
+			break
+		}
+		data = data[next:]
+	}
+	return notes, nil
+}
+
+// fdoNotes decodes the FDO dlopen and package notes.
+func (p *parser) fdoNotes() error {
+	for _, desc := range p.f.Notes(NoteOwnerFDO, NoteTypeDlopen) {
+		var entries []DlopenNote
+		if err := json.Unmarshal(cString(desc), &entries); err != nil {
+			return fmt.Errorf("malformed .note.dlopen: %w", err)
+		}
+		for i := range entries {
+			e := &entries[i]
+			if len(e.Soname) == 0 {
+				return fmt.Errorf("malformed .note.dlopen: entry %d has no soname", i)
+			}
+			for _, s := range e.Soname {
+				if s == "" {
+					return fmt.Errorf("malformed .note.dlopen: entry %d has an empty soname", i)
+				}
+			}
+			if e.Priority == "" {
+				e.Priority = PriorityRecommended
+			}
+		}
+		p.f.Dlopen = append(p.f.Dlopen, entries...)
+	}
+	if pkg := p.f.Notes(NoteOwnerFDO, NoteTypePackage); len(pkg) > 0 {
+		p.f.Package = string(cString(pkg[0]))
+	}
+	return nil
+}
+
+// cString cuts b at its first NUL.
+func cString(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return b
+}

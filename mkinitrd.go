@@ -1,0 +1,130 @@
+// Package mkinitrd builds initrds: from a manifest, it resolves the
+// minimal closure of files (package resolve) and streams it as a
+// reproducible newc cpio archive (package cpiogen) through a compressor
+// (package compressors).
+//
+// The command mkinitrd-ng is a thin layer over this package:
+//
+//	m, err := resolve.ParseManifest(file, "initrd.json")
+//	...
+//	res, err := mkinitrd.Build(ctx, m, w, mkinitrd.Options{})
+package mkinitrd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
+	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
+	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
+)
+
+// Options tune a build. The zero value builds with the manifest's
+// settings, mtime 0 and one job per core.
+type Options struct {
+	// Root overrides the manifest's root directory.
+	Root string
+	// Compressor overrides the manifest's compressor.
+	Compressor compressors.Compressor
+	// MTime is every entry's modification time (SOURCE_DATE_EPOCH).
+	MTime int64
+	// Jobs bounds the concurrent work (0: GOMAXPROCS).
+	Jobs int
+	// AllowMissing turns missing libraries into warnings.
+	AllowMissing bool
+}
+
+// Result describes a finished build.
+type Result struct {
+	Closure      *resolve.Closure
+	Compressor   string
+	Uncompressed int64 // bytes of the cpio archive
+	Written      int64 // bytes written to the output
+	ResolveTime  time.Duration
+	ArchiveTime  time.Duration
+}
+
+// Compressor returns the compressor the options or, failing them, the
+// manifest name; "none" when neither does.
+func Compressor(m *resolve.Manifest, opts Options) (compressors.Compressor, error) {
+	if opts.Compressor != nil {
+		return opts.Compressor, nil
+	}
+	switch {
+	case m.Compress.Argv != nil:
+		return compressors.External(m.Compress.Argv)
+	case m.Compress.Name != "":
+		return compressors.Lookup(m.Compress.Name, m.Level)
+	}
+	return compressors.Lookup("none", 0)
+}
+
+// OpenRoot opens the tree the manifest's sources are read from.
+func OpenRoot(m *resolve.Manifest, opts Options) (*rootfs.FS, error) {
+	root := opts.Root
+	if root == "" {
+		root = m.Root
+	}
+	if root == "" {
+		root = "/"
+	}
+	return rootfs.New(root)
+}
+
+// Resolve computes the closure of m without writing anything.
+func Resolve(m *resolve.Manifest, opts Options) (*resolve.Closure, error) {
+	fsys, err := OpenRoot(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer fsys.Close()
+	return resolve.Resolve(m, fsys, resolve.Options{Jobs: opts.Jobs, AllowMissing: opts.AllowMissing})
+}
+
+// Build resolves m and writes the compressed initrd to w. Nothing is
+// written to w when resolution fails. ctx stops a build between entries.
+func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) (*Result, error) {
+	comp, err := Compressor(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	fsys, err := OpenRoot(m, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer fsys.Close()
+	start := time.Now()
+	closure, err := resolve.Resolve(m, fsys, resolve.Options{Jobs: opts.Jobs, AllowMissing: opts.AllowMissing})
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Closure: closure, Compressor: comp.Name(), ResolveTime: time.Since(start)}
+	start = time.Now()
+	counted := &countWriter{w: w}
+	cw, err := comp.NewWriter(counted)
+	if err != nil {
+		return nil, err
+	}
+	n, err := WriteArchive(ctx, cw, fsys, closure, opts.MTime)
+	if cerr := cw.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("compressor %s: %w", comp.Name(), cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Uncompressed, res.Written, res.ArchiveTime = n, counted.n, time.Since(start)
+	return res, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

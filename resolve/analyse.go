@@ -1,0 +1,157 @@
+package resolve
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/elfdeps"
+)
+
+// execPath is where "#!/usr/bin/env NAME" finds NAME: systemd's fixed
+// PATH, which is also a sane default for scripts in an initrd.
+var execPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+
+// analyse looks inside a regular file for what it pulls in: an ELF
+// file's libraries, a script's interpreter, and store-path references.
+func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) {
+	f, err := r.fs.OpenNoFollow(file)
+	if err != nil {
+		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", file, q.why, unwrapPath(err)))
+		return
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		o.errs = append(o.errs, fmt.Errorf("%s: read: %w", file, unwrapPath(err)))
+		return
+	}
+	r.analyseData(o, q, file, head[:n], f)
+}
+
+// analyseData looks at a file's first bytes, head, and the rest of its
+// content for what it pulls in.
+func (r *resolver) analyseData(o *outcome, q *request, file string, head []byte, rest io.Reader) {
+	isELF := elfdeps.IsELF(head)
+	if isELF && q.program {
+		r.elfDeps(o, q, file)
+	}
+	if !isELF && bytes.HasPrefix(head, []byte("#!")) {
+		r.interpreter(o, file, head)
+	}
+	if isELF && !r.m.ScanELF {
+		return
+	}
+	refs, err := r.store.scan(io.MultiReader(bytes.NewReader(head), rest))
+	if err != nil {
+		o.errs = append(o.errs, fmt.Errorf("%s: read: %w", file, unwrapPath(err)))
+		return
+	}
+	for _, ref := range refs {
+		r.storeRef(o, file, ref)
+	}
+}
+
+// elfDeps adds what the program at file loads.
+func (r *resolver) elfDeps(o *outcome, q *request, file string) {
+	objs, err := r.loader.Process(file, q.dlopen)
+	for _, obj := range objs {
+		if obj.Reason == elfdeps.ReasonProgram {
+			continue
+		}
+		from := obj.NeededBy
+		if from == "" {
+			from = file
+		}
+		o.next = append(o.next, request{path: obj.Path, why: obj.Reason + " of " + from, from: from})
+	}
+	if err == nil {
+		return
+	}
+	var missing []*elfdeps.MissingError
+	collectMissing(err, &missing)
+	if len(missing) == 0 {
+		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", file, q.why, err))
+		return
+	}
+	for _, m := range missing {
+		if m.Optional || r.opts.AllowMissing || r.m.AllowMissing {
+			o.warnf("%s", m.Error())
+		} else {
+			o.errs = append(o.errs, m)
+		}
+	}
+}
+
+// collectMissing finds every *elfdeps.MissingError inside err, which may
+// be one, a join of several, or another error.
+func collectMissing(err error, out *[]*elfdeps.MissingError) {
+	var m *elfdeps.MissingError
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			collectMissing(e, out)
+		}
+		return
+	}
+	if errors.As(err, &m) {
+		*out = append(*out, m)
+	}
+}
+
+// interpreter adds a script's "#!" interpreter, and for "#!/usr/bin/env
+// NAME" the NAME found on the PATH.
+func (r *resolver) interpreter(o *outcome, file string, head []byte) {
+	line := head[2:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	words := strings.Fields(string(line))
+	if len(words) == 0 {
+		o.warnf("%s: empty \"#!\" line", file)
+		return
+	}
+	why := "interpreter of " + file
+	o.next = append(o.next, request{path: words[0], why: why, from: file, program: true})
+	if path.Base(words[0]) != "env" {
+		return
+	}
+	for _, w := range words[1:] {
+		if strings.HasPrefix(w, "-") || strings.Contains(w, "=") {
+			continue
+		}
+		if found := r.lookPath(w); found != "" {
+			o.next = append(o.next, request{path: found, why: why + " (through env)", from: file, program: true})
+		} else {
+			o.errs = append(o.errs, fmt.Errorf("%s: interpreter %q not found in %s", file, w, strings.Join(execPath, ":")))
+		}
+		return
+	}
+}
+
+// lookPath finds a command name in execPath inside the root.
+func (r *resolver) lookPath(name string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	for _, dir := range execPath {
+		p := path.Join(dir, name)
+		if fi, err := r.fs.Stat(p); err == nil && fi.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
+
+// storeRef adds a referenced store path that exists. A directory is
+// added alone, not with its contents: only what is referenced goes in.
+func (r *resolver) storeRef(o *outcome, file, ref string) {
+	if _, err := r.fs.Stat(ref); err != nil {
+		return
+	}
+	o.next = append(o.next, request{path: ref, why: "referenced by " + file, from: file, program: true})
+}

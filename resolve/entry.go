@@ -1,0 +1,129 @@
+package resolve
+
+import (
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+)
+
+// Kind is the type of an archive entry.
+type Kind int
+
+// The kinds of entries an initrd holds.
+const (
+	File Kind = iota
+	Dir
+	Symlink
+	CharDev
+	BlockDev
+	FIFO
+	Socket
+)
+
+var kindNames = [...]string{"file", "dir", "symlink", "char", "block", "fifo", "socket"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Entry is one path of the initrd: plain data, decided before any byte
+// of the archive is written.
+type Entry struct {
+	Path string // absolute path inside the initrd
+	Kind Kind
+	// Source is the path inside the root whose content a File has; empty
+	// when Data holds the content.
+	Source string
+	Data   []byte // inline content of a File with no Source
+	Size   int64  // size of a File's content, as seen when resolved
+	Mode   fs.FileMode
+	UID    uint32
+	GID    uint32
+	// LinkTarget is a Symlink's text.
+	LinkTarget string
+	// Major and Minor number a device.
+	Major, Minor uint32
+	// HardLink groups Files that share one inode in the root
+	// ("dev:ino"); empty when the source has one name.
+	HardLink string
+	// Why says what pulled the entry in; From is the entry or manifest
+	// item that did, so a chain can be followed back ("" for the manifest).
+	Why  string
+	From string
+}
+
+// Closure is the ordered list of entries of an initrd.
+type Closure struct {
+	Entries  []Entry
+	Warnings []string
+}
+
+// Lookup returns the entry at path p, if any.
+func (c *Closure) Lookup(p string) (*Entry, bool) {
+	i := sort.Search(len(c.Entries), func(i int) bool { return c.Entries[i].Path >= p })
+	if i < len(c.Entries) && c.Entries[i].Path == p {
+		return &c.Entries[i], true
+	}
+	return nil, false
+}
+
+// Chain returns the reasons that pulled p in, from p back to the
+// manifest: "needed by /usr/bin/foo", "symlink /lib", ...
+func (c *Closure) Chain(p string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for p != "" && !seen[p] {
+		seen[p] = true
+		e, ok := c.Lookup(p)
+		if !ok {
+			break
+		}
+		out = append(out, e.Path+": "+e.Why)
+		p = e.From
+	}
+	return out
+}
+
+// String renders an entry as one line, as --dry-run prints it.
+func (e *Entry) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-7s %04o %d:%d %s", e.Kind, UnixPerm(e.Mode), e.UID, e.GID, e.Path)
+	switch e.Kind {
+	case Symlink:
+		fmt.Fprintf(&b, " -> %s", e.LinkTarget)
+	case CharDev, BlockDev:
+		fmt.Fprintf(&b, " %d:%d", e.Major, e.Minor)
+	case File:
+		if e.Source != "" && e.Source != e.Path {
+			fmt.Fprintf(&b, " (from %s)", e.Source)
+		}
+	}
+	return b.String()
+}
+
+// same reports whether two entries define the same thing.
+func same(a, b *Entry) bool {
+	return a.Kind == b.Kind && a.Source == b.Source && string(a.Data) == string(b.Data) &&
+		a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID && a.LinkTarget == b.LinkTarget &&
+		a.Major == b.Major && a.Minor == b.Minor
+}
+
+// UnixPerm returns the permission bits of m as in st_mode, with setuid
+// (04000), setgid (02000) and sticky (01000).
+func UnixPerm(m fs.FileMode) uint32 {
+	p := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		p |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		p |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		p |= 0o1000
+	}
+	return p
+}

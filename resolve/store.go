@@ -1,0 +1,73 @@
+package resolve
+
+import (
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// storeScanner finds store paths such as /nix/store/<hash>-name/bin/x in
+// a stream of bytes.
+type storeScanner struct {
+	re *regexp.Regexp
+}
+
+// maxRef bounds one reference, so that scanning in chunks misses none
+// that crosses a chunk boundary.
+const maxRef = 4096
+
+func newStoreScanner(dirs []string) *storeScanner {
+	if len(dirs) == 0 {
+		return &storeScanner{}
+	}
+	quoted := make([]string, len(dirs))
+	for i, d := range dirs {
+		quoted[i] = regexp.QuoteMeta(strings.TrimRight(d, "/"))
+	}
+	// Nix store hashes are 32 characters of its base-32 alphabet (no e,
+	// o, u, t); names use [A-Za-z0-9+._?=-]. Later path components may
+	// also hold '@' (systemd template units).
+	pattern := `(?:` + strings.Join(quoted, "|") + `)/[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+._?=-]+(?:/[A-Za-z0-9+._?=@-]+)*`
+	return &storeScanner{re: regexp.MustCompile(pattern)}
+}
+
+// scan returns the distinct references in r, sorted, with trailing
+// punctuation that ends sentences trimmed.
+func (s *storeScanner) scan(r io.Reader) ([]string, error) {
+	if s.re == nil {
+		return nil, nil
+	}
+	found := map[string]bool{}
+	buf := make([]byte, 1<<20)
+	keep := 0
+	for {
+		n, err := io.ReadFull(r, buf[keep:])
+		data := buf[:keep+n]
+		final := err == io.EOF || err == io.ErrUnexpectedEOF
+		if err != nil && !final {
+			return nil, err
+		}
+		locs := s.re.FindAllIndex(data, -1)
+		cut := len(data)
+		if !final && len(data) > maxRef {
+			cut = len(data) - maxRef
+		}
+		for _, l := range locs {
+			if l[0] >= cut {
+				break
+			}
+			found[strings.TrimRight(string(data[l[0]:l[1]]), ".")] = true
+		}
+		if final {
+			break
+		}
+		keep = copy(buf, data[cut:])
+	}
+	out := make([]string, 0, len(found))
+	for ref := range found {
+		out = append(out, ref)
+	}
+	sort.Strings(out)
+	return out, nil
+}

@@ -1,0 +1,252 @@
+// Package rootfs reads a source tree as if the process were chrooted into it.
+//
+// Every read of the files that go into an initrd goes through an FS, so that
+// no symlink, ".." or absolute path found inside the tree can make
+// mkinitrd-ng read a file outside it. Resolution is done by the kernel with
+// openat2(2) and RESOLVE_IN_ROOT, which also closes the race where a checked
+// path is swapped for a symlink before it is opened.
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxLinks is the number of symlinks followed while resolving one path
+// before giving up, the same limit as Linux (MAXSYMLINKS).
+const MaxLinks = 40
+
+// FS is a directory tree seen with chroot semantics: absolute paths and
+// absolute symlink targets start at the tree's top, and ".." never climbs
+// above it. An FS holds an open directory descriptor; Close releases it.
+type FS struct {
+	root  string
+	dirfd int
+}
+
+// Link is one symlink met while resolving a path: the link's own path
+// inside the tree and its text, exactly as stored.
+type Link struct {
+	Path   string
+	Target string
+}
+
+// New opens root as the top of a tree.
+func New(root string) (*FS, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", root, err)
+	}
+	fd, err := unix.Open(abs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", abs, err)
+	}
+	return &FS{root: abs, dirfd: fd}, nil
+}
+
+// Root returns the host directory that is the top of the tree.
+func (f *FS) Root() string { return f.root }
+
+// Close releases the tree's directory descriptor.
+func (f *FS) Close() error { return unix.Close(f.dirfd) }
+
+// Clean returns p as a clean absolute path inside the tree ("/" for "").
+func Clean(p string) string { return path.Clean("/" + p) }
+
+// HostPath returns where p lies on the host, for messages only: opening it
+// directly would bypass the confinement.
+func (f *FS) HostPath(p string) string { return filepath.Join(f.root, Clean(p)) }
+
+func (f *FS) openat(p string, flags int, resolve uint64) (int, error) {
+	rel := strings.TrimPrefix(Clean(p), "/")
+	if rel == "" {
+		rel = "."
+	}
+	how := unix.OpenHow{
+		Flags:   uint64(flags | unix.O_CLOEXEC),
+		Resolve: resolve | unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	for {
+		fd, err := unix.Openat2(f.dirfd, rel, &how)
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if err == unix.ENOSYS {
+			return -1, errors.New("the kernel lacks openat2 (Linux 5.6 or later is needed)")
+		}
+		return fd, err
+	}
+}
+
+func pathErr(op, p string, err error) error {
+	return &fs.PathError{Op: op, Path: p, Err: err}
+}
+
+// Open opens p for reading, following symlinks inside the tree.
+func (f *FS) Open(p string) (*os.File, error) {
+	return f.open(p, 0)
+}
+
+// OpenNoFollow opens p for reading; a p that is itself a symlink is an
+// error (ELOOP) rather than followed, for callers that resolved it already.
+func (f *FS) OpenNoFollow(p string) (*os.File, error) {
+	return f.open(p, unix.O_NOFOLLOW)
+}
+
+func (f *FS) open(p string, extra int) (*os.File, error) {
+	fd, err := f.openat(p, unix.O_RDONLY|unix.O_NONBLOCK|extra, 0)
+	if err != nil {
+		return nil, pathErr("open", p, err)
+	}
+	// O_NONBLOCK keeps a FIFO from blocking the open; clear it for reads.
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, pathErr("open", p, err)
+	}
+	return os.NewFile(uintptr(fd), Clean(p)), nil
+}
+
+// Lstat describes p without following p itself if it is a symlink.
+func (f *FS) Lstat(p string) (fs.FileInfo, error) {
+	return f.stat(p, unix.O_NOFOLLOW)
+}
+
+// Stat describes p, following symlinks inside the tree.
+func (f *FS) Stat(p string) (fs.FileInfo, error) {
+	return f.stat(p, 0)
+}
+
+func (f *FS) stat(p string, extra int) (fs.FileInfo, error) {
+	fd, err := f.openat(p, unix.O_PATH|extra, 0)
+	if err != nil {
+		return nil, pathErr("stat", p, err)
+	}
+	file := os.NewFile(uintptr(fd), Clean(p))
+	defer file.Close()
+	fi, err := file.Stat()
+	if err != nil {
+		return nil, pathErr("stat", p, err)
+	}
+	return renamed{fi, path.Base(Clean(p))}, nil
+}
+
+// renamed gives a FileInfo the base name of the path asked for.
+type renamed struct {
+	fs.FileInfo
+	name string
+}
+
+func (r renamed) Name() string { return r.name }
+
+// Readlink returns the text of the symlink p.
+func (f *FS) Readlink(p string) (string, error) {
+	fd, err := f.openat(p, unix.O_PATH|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return "", pathErr("readlink", p, err)
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(fd, "", buf)
+	if err != nil {
+		return "", pathErr("readlink", p, err)
+	}
+	return string(buf[:n]), nil
+}
+
+// ReadDir lists the directory p, sorted by name.
+func (f *FS) ReadDir(p string) ([]fs.DirEntry, error) {
+	fd, err := f.openat(p, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, pathErr("readdir", p, err)
+	}
+	dir := os.NewFile(uintptr(fd), Clean(p))
+	defer dir.Close()
+	ents, err := dir.ReadDir(-1)
+	if err != nil {
+		return nil, pathErr("readdir", p, err)
+	}
+	sortEntries(ents)
+	return ents, nil
+}
+
+// ReadFile reads the whole of p, following symlinks inside the tree.
+func (f *FS) ReadFile(p string) ([]byte, error) {
+	file, err := f.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	data, err := readAll(file)
+	if err != nil {
+		return nil, pathErr("read", p, err)
+	}
+	return data, nil
+}
+
+// Resolve follows every symlink in p, in its parent directories and at its
+// end, the way the kernel would inside the tree. It returns the final path
+// and each link met, in order. A dangling final link is not an error: the
+// returned path is then where it points, and Lstat on it fails.
+func (f *FS) Resolve(p string) (string, []Link, error) {
+	var links []Link
+	done := "/"
+	todo := splitPath(Clean(p))
+	for len(todo) > 0 {
+		name := todo[0]
+		todo = todo[1:]
+		if name == ".." {
+			done = path.Dir(done)
+			continue
+		}
+		next := path.Join(done, name)
+		fi, err := f.Lstat(next)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && len(todo) == 0 {
+				return next, links, nil
+			}
+			return "", links, err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			done = next
+			continue
+		}
+		if len(links) >= MaxLinks {
+			return "", links, pathErr("resolve", p, fmt.Errorf("more than %d symlinks: %s", MaxLinks, chain(links)))
+		}
+		target, err := f.Readlink(next)
+		if err != nil {
+			return "", links, err
+		}
+		links = append(links, Link{Path: next, Target: target})
+		if strings.HasPrefix(target, "/") {
+			done = "/"
+		}
+		todo = append(splitPath(target), todo...)
+	}
+	return done, links, nil
+}
+
+func chain(links []Link) string {
+	parts := make([]string, len(links))
+	for i, l := range links {
+		parts[i] = l.Path + " -> " + l.Target
+	}
+	return strings.Join(parts, ", ")
+}
+
+func splitPath(p string) []string {
+	var out []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" && s != "." {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,85 @@
+package rootfs
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// mkTree builds a tree whose escapes (absolute links, "..") would reach
+// host files if they were followed outside the root.
+func mkTree(t *testing.T) *FS {
+	t.Helper()
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(dir, "usr/lib"), 0o755))
+	must(os.MkdirAll(filepath.Join(dir, "etc"), 0o755))
+	must(os.WriteFile(filepath.Join(dir, "etc/shadow"), []byte("root-shadow"), 0o644))
+	must(os.WriteFile(filepath.Join(dir, "usr/lib/libc.so.6"), []byte("libc"), 0o644))
+	must(os.Symlink("usr/lib", filepath.Join(dir, "lib")))
+	must(os.Symlink("/etc/shadow", filepath.Join(dir, "usr/lib/abs")))
+	must(os.Symlink("../../../../../../etc/shadow", filepath.Join(dir, "usr/lib/dotdot")))
+	must(os.Symlink("loop2", filepath.Join(dir, "loop1")))
+	must(os.Symlink("loop1", filepath.Join(dir, "loop2")))
+	must(os.Symlink("/nowhere", filepath.Join(dir, "dangling")))
+	f, err := New(dir)
+	must(err)
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestResolve(t *testing.T) {
+	f := mkTree(t)
+	tests := []struct {
+		in, want string
+		links    []Link
+	}{
+		{"/lib/libc.so.6", "/usr/lib/libc.so.6", []Link{{"/lib", "usr/lib"}}},
+		{"/lib/abs", "/etc/shadow", []Link{{"/lib", "usr/lib"}, {"/usr/lib/abs", "/etc/shadow"}}},
+		{"/usr/lib/dotdot", "/etc/shadow", []Link{{"/usr/lib/dotdot", "../../../../../../etc/shadow"}}},
+		{"/dangling", "/nowhere", []Link{{"/dangling", "/nowhere"}}},
+		{"/../../etc/shadow", "/etc/shadow", nil},
+	}
+	for _, tt := range tests {
+		got, links, err := f.Resolve(tt.in)
+		if err != nil {
+			t.Errorf("Resolve(%q): %v", tt.in, err)
+			continue
+		}
+		if got != tt.want || !reflect.DeepEqual(links, tt.links) {
+			t.Errorf("Resolve(%q) = %q %v, want %q %v", tt.in, got, links, tt.want, tt.links)
+		}
+	}
+	if _, _, err := f.Resolve("/loop1"); err == nil {
+		t.Error("Resolve(/loop1): no error for a symlink loop")
+	}
+}
+
+func TestReadsStayInRoot(t *testing.T) {
+	f := mkTree(t)
+	for _, p := range []string{"/lib/abs", "/usr/lib/dotdot", "/etc/shadow"} {
+		data, err := f.ReadFile(p)
+		if err != nil {
+			t.Fatalf("ReadFile(%s): %v", p, err)
+		}
+		if string(data) != "root-shadow" {
+			t.Errorf("ReadFile(%s) = %q, want the root's own file", p, data)
+		}
+	}
+	if _, err := f.OpenNoFollow("/lib/abs"); err == nil {
+		t.Error("OpenNoFollow followed a final symlink")
+	}
+	fi, err := f.Lstat("/lib")
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("Lstat(/lib) = %v, %v; want a symlink", fi, err)
+	}
+	if target, err := f.Readlink("/lib"); err != nil || target != "usr/lib" {
+		t.Errorf("Readlink(/lib) = %q, %v", target, err)
+	}
+}
