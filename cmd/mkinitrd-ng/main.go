@@ -63,7 +63,24 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	return fl
 }
 
+// command is a subcommand: it gets the arguments after its name and
+// returns the exit status.
+type command func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
+
+// subcommand returns the command a first argument names, or nil: then
+// the arguments are the build command's flags.
+func subcommand(name string) command {
+	switch name {
+	}
+	return nil
+}
+
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if sub := subcommand(args[0]); sub != nil {
+			return sub(args[1:], stdin, stdout, stderr)
+		}
+	}
 	var cfg config
 	fl := newFlags(&cfg, stderr)
 	if err := fl.Parse(args); err != nil {
