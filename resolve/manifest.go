@@ -172,11 +172,14 @@ func jsonErrorText(data []byte, err error) string {
 	case errors.As(err, &syn):
 		offset = syn.Offset - 1 // the offset is past the offending byte
 	case errors.As(err, &typ):
-		offset = typ.Offset
+		offset = typ.Offset - 1
 	case errors.As(err, &trail):
 		offset = trail.offset
 	}
 	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if typ != nil {
+		msg = fmt.Sprintf("%s: a JSON %s cannot be a %s", typ.Field, typ.Value, typ.Type)
+	}
 	if offset < 0 {
 		return msg
 	}

@@ -192,8 +192,9 @@ func (f *FS) ReadFile(p string) ([]byte, error) {
 
 // Resolve follows every symlink in p, in its parent directories and at its
 // end, the way the kernel would inside the tree. It returns the final path
-// and each link met, in order. A dangling final link is not an error: the
-// returned path is then where it points, and Lstat on it fails.
+// and each link met, in order. A path that does not exist is not an
+// error: the returned path is then where it would be, and Lstat on it
+// fails, so a caller can tell a dangling link from a missing file.
 func (f *FS) Resolve(p string) (string, []Link, error) {
 	var links []Link
 	done := "/"
@@ -207,10 +208,11 @@ func (f *FS) Resolve(p string) (string, []Link, error) {
 		}
 		next := path.Join(done, name)
 		fi, err := f.Lstat(next)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Dangling: say where it points; Lstat on that fails.
+			return path.Join(append([]string{next}, todo...)...), links, nil
+		}
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && len(todo) == 0 {
-				return next, links, nil
-			}
 			return "", links, err
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
