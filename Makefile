@@ -4,10 +4,19 @@ PREFIX  ?= /usr/local
 BIN     := bin/mkinitrd-ng
 # Tests need these Debian packages; `make deps` installs the missing ones.
 DEPS    := cpio libarchive-tools gcc libc6-dev xz-utils zstd lz4 gzip bzip2 \
-           qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs kmod systemd udev
+           qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs kmod systemd udev groff-base
 FUZZTIME ?= 10s
+# `make install` paths; DESTDIR prefixes them all, for packaging.
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+# Whatever PREFIX is: kernel-install reads plugins only from /usr/lib and
+# /etc/kernel/install.d, and kernel packages run /etc/kernel/post{inst,rm}.d.
+KERNEL_INSTALL_DIR ?= /usr/lib/kernel/install.d
+KERNEL_HOOK_DIR    ?= /etc/kernel
+# The installed hooks call the binary by its installed path, not via $PATH.
+HOOK_SED = sed 's|MKINITRD_NG:-mkinitrd-ng}|MKINITRD_NG:-$(BINDIR)/mkinitrd-ng}|'
 
-.PHONY: all build test unit e2e deps fuzz bench vet clean initrd
+.PHONY: all build install test unit e2e deps fuzz bench vet clean initrd
 
 all: build
 
@@ -18,6 +27,18 @@ build:
 initrd.img: build
 	$(BIN) --manifest examples/shell.json -o initrd.img -c zstd
 
+# The binary, its man page, the kernel-install plugin and the Debian hooks.
+install: build
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(KERNEL_INSTALL_DIR) \
+		$(DESTDIR)$(KERNEL_HOOK_DIR)/postinst.d $(DESTDIR)$(KERNEL_HOOK_DIR)/postrm.d
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/mkinitrd-ng
+	install -m 0644 doc/mkinitrd-ng.1 $(DESTDIR)$(MANDIR)/man1/mkinitrd-ng.1
+	$(HOOK_SED) contrib/kernel-install/50-mkinitrd-ng.install >$(DESTDIR)$(KERNEL_INSTALL_DIR)/50-mkinitrd-ng.install
+	$(HOOK_SED) contrib/debian/postinst.d/mkinitrd-ng >$(DESTDIR)$(KERNEL_HOOK_DIR)/postinst.d/mkinitrd-ng
+	$(HOOK_SED) contrib/debian/postrm.d/mkinitrd-ng >$(DESTDIR)$(KERNEL_HOOK_DIR)/postrm.d/mkinitrd-ng
+	chmod 0755 $(DESTDIR)$(KERNEL_INSTALL_DIR)/50-mkinitrd-ng.install \
+		$(DESTDIR)$(KERNEL_HOOK_DIR)/postinst.d/mkinitrd-ng $(DESTDIR)$(KERNEL_HOOK_DIR)/postrm.d/mkinitrd-ng
+
 deps:
 	@sh tests/deps.sh $(DEPS)
 
@@ -25,10 +46,13 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
-# The whole suite: unit tests, end-to-end tests with real tools, QEMU boots.
+# The whole suite: unit tests, end-to-end tests with real tools, QEMU
+# boots, then every fuzz target briefly (FUZZTIME each).
 test: deps vet
 	$(GO) test -count=1 -timeout 30m ./...
+	@sh tests/fuzz.sh $(FUZZTIME)
 
+# A longer hunt: make fuzz FUZZTIME=10m
 fuzz:
 	@sh tests/fuzz.sh $(FUZZTIME)
 

@@ -14,6 +14,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
@@ -34,6 +35,12 @@ type Options struct {
 	Jobs int
 	// AllowMissing turns missing libraries into warnings.
 	AllowMissing bool
+	// KernelVersion is the kernel version whose modules are included
+	// ("6.1.0-18-amd64", as uname -r prints it); empty means the newest
+	// under <root>/lib/modules.
+	KernelVersion string
+	// Strict makes any warning an error, before anything is written.
+	Strict bool
 }
 
 // Result describes a finished build.
@@ -80,7 +87,11 @@ func Resolve(m *resolve.Manifest, opts Options) (*resolve.Closure, error) {
 		return nil, err
 	}
 	defer fsys.Close()
-	return resolve.Resolve(m, fsys, resolve.Options{Jobs: opts.Jobs, AllowMissing: opts.AllowMissing})
+	c, err := resolve.Resolve(m, fsys, resolve.Options{Jobs: opts.Jobs, AllowMissing: opts.AllowMissing})
+	if err != nil {
+		return nil, err
+	}
+	return c, strict(c, opts)
 }
 
 // Build resolves m and writes the compressed initrd to w. Nothing is
@@ -98,6 +109,9 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 	start := time.Now()
 	closure, err := resolve.Resolve(m, fsys, resolve.Options{Jobs: opts.Jobs, AllowMissing: opts.AllowMissing})
 	if err != nil {
+		return nil, err
+	}
+	if err := strict(closure, opts); err != nil {
 		return nil, err
 	}
 	res := &Result{Closure: closure, Compressor: comp.Name(), ResolveTime: time.Since(start)}
@@ -127,4 +141,12 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// strict fails a build with warnings when Options.Strict asks for it.
+func strict(c *resolve.Closure, opts Options) error {
+	if !opts.Strict || len(c.Warnings) == 0 {
+		return nil
+	}
+	return fmt.Errorf("--strict: %d warnings are errors:\n\t%s", len(c.Warnings), strings.Join(c.Warnings, "\n\t"))
 }

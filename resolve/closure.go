@@ -62,6 +62,13 @@ func (o *outcome) warnf(format string, args ...any) {
 	o.warnings = append(o.warnings, fmt.Sprintf(format, args...))
 }
 
+// Limits of what a newc archive and the kernel's unpacker can hold.
+const (
+	MaxFileSize = 1<<32 - 1 // newc's size field has 8 hex digits
+	MaxPath     = 4095      // PATH_MAX, less the terminating NUL
+	MaxName     = 255       // NAME_MAX, one path component
+)
+
 // resolver holds the state of one resolution.
 type resolver struct {
 	fs       *rootfs.FS
@@ -102,6 +109,7 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 	}
 	queue = append(queue, unitReqs...)
 	r.run(queue)
+	r.checkNames()
 	if len(r.errs) > 0 {
 		return nil, joinSorted(r.errs)
 	}
@@ -196,6 +204,8 @@ func (r *resolver) handle(q *request) outcome {
 	switch {
 	case fi.IsDir():
 		r.dirEntry(&o, q, dest, fi, why, from, final)
+	case fi.Mode().IsRegular() && fi.Size() > MaxFileSize:
+		o.errs = append(o.errs, fmt.Errorf("%s (%s): %d bytes is too large for a newc archive (the limit is 4 GiB - 1)", final, q.why, fi.Size()))
 	case fi.Mode().IsRegular():
 		e := fileEntry(dest, final, fi, why, from)
 		applyOverride(&e, q.override)
@@ -347,4 +357,27 @@ func (r *resolver) closure() *Closure {
 	sort.Slice(c.Entries, func(i, j int) bool { return c.Entries[i].Path < c.Entries[j].Path })
 	sort.Strings(c.Warnings)
 	return c
+}
+
+// checkNames reports every entry whose path the kernel cannot create.
+func (r *resolver) checkNames() {
+	for _, m := range []map[string]*Entry{r.entries, r.explicit} {
+		for p, e := range m {
+			if err := checkLength(p); err != nil {
+				r.errs = append(r.errs, fmt.Errorf("%s (%s): %w", p, e.Why, err))
+			}
+		}
+	}
+}
+
+func checkLength(p string) error {
+	if len(p) > MaxPath {
+		return fmt.Errorf("path of %d bytes is longer than PATH_MAX (%d)", len(p), MaxPath)
+	}
+	for _, name := range strings.Split(p, "/") {
+		if len(name) > MaxName {
+			return fmt.Errorf("name %.20q... of %d bytes is longer than NAME_MAX (%d)", name, len(name), MaxName)
+		}
+	}
+	return nil
 }

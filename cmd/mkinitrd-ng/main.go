@@ -10,8 +10,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -39,21 +41,25 @@ func main() {
 
 type config struct {
 	manifest, output, compress, root, epoch string
+	kernelVersion                           string
 	level, jobs                             int
 	dryRun, verbose, version, allowMissing  bool
+	strict                                  bool
 }
 
 func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl := pflag.NewFlagSet("mkinitrd-ng", pflag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.StringVarP(&cfg.manifest, "manifest", "m", "", "manifest `FILE` (JSON; - reads standard input)")
-	fl.StringVarP(&cfg.output, "output", "o", "", "output `FILE` (- writes standard output)")
+	fl.StringVarP(&cfg.output, "output", "o", "", "output `FILE` (- writes standard output; a directory gets initrd.img-VERSION, see --kernel-version)")
 	fl.StringVarP(&cfg.compress, "compress", "c", "", "compressor: none, gzip, zstd, xz, lz4, or 'cmd:COMMAND ARGS' (default: the manifest's, else none)")
 	fl.IntVar(&cfg.level, "level", 0, "compression level (0: the compressor's default)")
 	fl.StringVar(&cfg.root, "root", "", "read sources from `DIR` as if chrooted into it (default: the manifest's root, else /)")
+	fl.StringVar(&cfg.kernelVersion, "kernel-version", "", "kernel `VERSION` whose modules are included (default: the newest under <root>/lib/modules)")
 	fl.StringVar(&cfg.epoch, "source-date-epoch", "", "mtime of every entry, in seconds (default: $SOURCE_DATE_EPOCH, else 0)")
 	fl.IntVarP(&cfg.jobs, "jobs", "j", 0, "files analysed at once (default: number of CPUs)")
 	fl.BoolVar(&cfg.allowMissing, "allow-missing", false, "warn about libraries that cannot be found instead of failing")
+	fl.BoolVar(&cfg.strict, "strict", false, "treat warnings as errors (for CI); nothing is written")
 	fl.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "resolve and print the entries without writing")
 	fl.BoolVarP(&cfg.verbose, "verbose", "v", false, "say what is done and why each entry is included")
 	fl.BoolVar(&cfg.version, "version", false, "print the version and exit")
@@ -137,14 +143,40 @@ func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer
 	if cfg.dryRun {
 		return dryRun(m, opts, cfg.verbose, stdout, stderr)
 	}
+	if cfg.output, err = outputPath(cfg.output, cfg.kernelVersion); err != nil {
+		return err
+	}
 	return writeOutput(cfg, m, opts, stdout, stderr)
+}
+
+// outputPath returns the file to write: output itself or, when output
+// is a directory (existing, or written with a trailing slash), the file
+// initrd.img-VERSION in it, the name Debian's boot loader scripts look
+// for. Naming it needs the kernel version.
+func outputPath(output, kernelVersion string) (string, error) {
+	if output == "-" {
+		return output, nil
+	}
+	fi, err := os.Stat(output)
+	if !(err == nil && fi.IsDir()) && !strings.HasSuffix(output, "/") {
+		return output, nil
+	}
+	if kernelVersion == "" {
+		return "", usageError{fmt.Errorf("--output %s is a directory: --kernel-version is needed to name the image initrd.img-VERSION in it", output)}
+	}
+	return filepath.Join(output, "initrd.img-"+kernelVersion), nil
 }
 
 // options turns the flags into build options.
 func options(cfg *config) (mkinitrd.Options, error) {
-	opts := mkinitrd.Options{Root: cfg.root, Jobs: cfg.jobs, AllowMissing: cfg.allowMissing}
+	opts := mkinitrd.Options{Root: cfg.root, Jobs: cfg.jobs, AllowMissing: cfg.allowMissing, KernelVersion: cfg.kernelVersion,
+		Strict: cfg.strict}
 	if cfg.jobs < 0 {
 		return opts, usageError{fmt.Errorf("--jobs %d: must be 0 or more", cfg.jobs)}
+	}
+	// The version names a directory under /lib/modules and a file name.
+	if v := cfg.kernelVersion; v == "." || v == ".." || strings.ContainsAny(v, "/\x00") {
+		return opts, usageError{fmt.Errorf("--kernel-version %q: not a kernel version", v)}
 	}
 	if cfg.compress != "" {
 		c, err := compressors.Lookup(cfg.compress, cfg.level)
