@@ -122,8 +122,8 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 		return nil, err
 	}
 	n, err := WriteArchive(ctx, cw, fsys, closure, opts.MTime)
-	if cerr := cw.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("compressor %s: %w", comp.Name(), cerr)
+	if cerr := cw.Close(); err == nil {
+		err = cerr // the compressors' errors name the compressor
 	}
 	if err != nil {
 		return nil, err

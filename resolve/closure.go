@@ -101,7 +101,7 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 	}
 	queue, err := r.fromManifest()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", m.Origin, err)
 	}
 	unitReqs, err := r.fromUnits()
 	if err != nil {

@@ -235,10 +235,16 @@ func (f *FS) Resolve(p string) (string, []Link, error) {
 	return done, links, nil
 }
 
+// chain describes the links met, up to the first one met twice.
 func chain(links []Link) string {
-	parts := make([]string, len(links))
-	for i, l := range links {
-		parts[i] = l.Path + " -> " + l.Target
+	var parts []string
+	seen := map[Link]bool{}
+	for _, l := range links {
+		if seen[l] {
+			return strings.Join(parts, ", ") + ", ... (a loop)"
+		}
+		seen[l] = true
+		parts = append(parts, l.Path+" -> "+l.Target)
 	}
 	return strings.Join(parts, ", ")
 }

@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,53 +10,33 @@ import (
 	"testing"
 )
 
+// badInput is one entry of the catalogue of bad inputs.
+type badInput struct {
+	name     string
+	manifest string
+	args     []string
+	setup    func(t *testing.T, root string) // builds more of the root
+	code     int
+	want     []string // substrings of the first error line
+}
+
 // TestBadInputs: each bad input gives a clear one-line error naming the
-// problem, a non-zero exit, and leaves an existing output untouched.
+// file or field and the problem, a non-zero exit, no panic, and leaves an
+// existing output untouched with nothing left behind.
 func TestBadInputs(t *testing.T) {
-	tests := []struct {
-		name     string
-		manifest string
-		args     []string
-		code     int
-		want     []string // substrings of the error line
-	}{
-		{"missing source", `{"contents":[{"source":"/no/such/file"}]}`, nil, 1,
-			[]string{"/no/such/file", "no such file or directory"}},
-		{"bad JSON", "{\"contents\": [\n  {\"source\": \"/bin/sh\",}\n]}", nil, 1,
-			[]string{"m.json: line 2, column 24", "invalid character '}'"}},
-		{"unknown field", `{"contents":[{"sourc":"/bin/sh"}]}`, nil, 1,
-			[]string{"m.json", `unknown field "sourc"`}},
-		{"trailing data", `{"contents":[]} {}`, nil, 1,
-			[]string{"m.json: line 1, column", "after the JSON value"}},
-		{"conflicting duplicate", `{"contents":[{"target":"/etc/a","text":"x"},{"target":"/etc/a","text":"y"}]}`, nil, 1,
-			[]string{"contents[0] (/etc/a) and contents[1] (/etc/a) both define /etc/a"}},
-		{"bad mode", `{"contents":[{"target":"/a","text":"x","mode":"0999"}]}`, nil, 1,
-			[]string{"contents[0]", `mode "0999"`}},
-		{"device without major", `{"contents":[{"target":"/dev/x","type":"char","minor":1}]}`, nil, 1,
-			[]string{"contents[0]", `type "char" needs "major" and "minor"`}},
-		{"relative target", `{"contents":[{"target":"etc/a","text":"x"}]}`, nil, 1,
-			[]string{"contents[0]", `target "etc/a" is not an absolute path`}},
-		{"dotdot target", `{"contents":[{"target":"/etc/../a","text":"x"}]}`, nil, 1,
-			[]string{`holds ".."`}},
-		{"mixed kinds", `{"contents":[{"target":"/a","text":"x","symlink":"b"}]}`, nil, 1,
-			[]string{"contents[0]", "mixes text and symlink"}},
-		{"source is a FIFO", `{"contents":[{"source":"/fifo"}]}`, nil, 1,
-			[]string{"/fifo", "FIFO"}},
-		{"failing external compressor", `{"contents":[{"target":"/a","text":"x"}]}`, []string{"-c", "cmd:sh -c 'cat >/dev/null; echo broken >&2; exit 3'"}, 1,
-			[]string{"exit status 3"}},
-		{"unknown compressor", `{"contents":[]}`, []string{"-c", "brotli"}, 2,
-			[]string{"brotli"}},
-		{"level out of range", `{"contents":[]}`, []string{"-c", "gzip", "--level", "42"}, 2,
-			[]string{"42"}},
-		{"bad epoch", `{"contents":[]}`, []string{"--source-date-epoch", "yesterday"}, 2,
-			[]string{"--source-date-epoch", "yesterday"}},
+	tests := append(append(manifestCases(), filesystemCases()...), append(elfCases(), unitCases()...)...)
+	if len(tests) < 30 {
+		t.Fatalf("the catalogue has %d cases, want at least 30", len(tests))
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			root := filepath.Join(dir, "root")
-			writeFiles(t, root, map[string]string{"bin/sh": "sh"})
+			writeFiles(t, root, map[string]string{"bin/sh": "sh", "etc/": ""})
 			must(t, mkfifo(filepath.Join(root, "fifo")))
+			if tt.setup != nil {
+				tt.setup(t, root)
+			}
 			m := filepath.Join(dir, "m.json")
 			must(t, os.WriteFile(m, []byte(tt.manifest), 0o644))
 			out := filepath.Join(dir, "initrd.img")
@@ -72,16 +54,182 @@ func TestBadInputs(t *testing.T) {
 	}
 }
 
+func manifestCases() []badInput {
+	return []badInput{
+		{name: "bad JSON", manifest: "{\"contents\": [\n  {\"source\": \"/bin/sh\",}\n]}", code: 1,
+			want: []string{"m.json: line 2, column 24", "invalid character '}'"}},
+		{name: "unknown field", manifest: `{"contents":[{"sourc":"/bin/sh"}]}`, code: 1,
+			want: []string{"m.json", `unknown field "sourc"`}},
+		{name: "wrong type", manifest: `{"contents":[{"source":true}]}`, code: 1,
+			want: []string{"m.json: line 1", "contents.source: a JSON bool cannot be a string"}},
+		{name: "trailing data", manifest: `{"contents":[]} {}`, code: 1,
+			want: []string{"m.json: line 1, column", "after the JSON value"}},
+		{name: "conflicting duplicate", manifest: `{"contents":[{"target":"/etc/a","text":"x"},{"target":"/etc/a","text":"y"}]}`, code: 1,
+			want: []string{"contents[0] (/etc/a) and contents[1] (/etc/a) both define /etc/a"}},
+		{name: "bad mode", manifest: `{"contents":[{"target":"/a","text":"x","mode":"0999"}]}`, code: 1,
+			want: []string{"contents[0]", `mode "0999"`}},
+		{name: "device without major", manifest: `{"contents":[{"target":"/dev/x","type":"char","minor":1}]}`, code: 1,
+			want: []string{"contents[0]", `type "char" needs "major" and "minor"`}},
+		{name: "relative target", manifest: `{"contents":[{"target":"etc/a","text":"x"}]}`, code: 1,
+			want: []string{"contents[0]", `target "etc/a" is not an absolute path`}},
+		{name: "dotdot target", manifest: `{"contents":[{"target":"/etc/../a","text":"x"}]}`, code: 1,
+			want: []string{`holds ".."`}},
+		{name: "mixed kinds", manifest: `{"contents":[{"target":"/a","text":"x","symlink":"b"}]}`, code: 1,
+			want: []string{"contents[0]", "mixes text and symlink"}},
+		{name: "bad dlopen priority", manifest: `{"dlopen":{"priority":"always"}}`, code: 1,
+			want: []string{"m.json", `priority "always"`}},
+		{name: "name longer than NAME_MAX", manifest: `{"contents":[{"target":"/` + strings.Repeat("n", 300) + `","text":"x"}]}`, code: 1,
+			want: []string{"longer than NAME_MAX (255)"}},
+		{name: "path longer than PATH_MAX", manifest: `{"contents":[{"target":"` + strings.Repeat("/dir", 1100) + `","text":"x"}]}`, code: 1,
+			want: []string{"longer than PATH_MAX (4095)"}},
+		{name: "failing external compressor", manifest: `{"contents":[{"target":"/a","text":"x"}]}`,
+			args: []string{"-c", "cmd:sh -c 'cat >/dev/null; echo broken >&2; exit 3'"}, code: 1,
+			want: []string{"exit status 3", "broken"}},
+		{name: "unknown compressor", manifest: `{"contents":[]}`, args: []string{"-c", "brotli"}, code: 2,
+			want: []string{"brotli"}},
+		{name: "level out of range", manifest: `{"contents":[]}`, args: []string{"-c", "gzip", "--level", "42"}, code: 2,
+			want: []string{"42"}},
+		{name: "bad epoch", manifest: `{"contents":[]}`, args: []string{"--source-date-epoch", "yesterday"}, code: 2,
+			want: []string{"--source-date-epoch", "yesterday"}},
+		{name: "unknown flag", manifest: `{"contents":[]}`, args: []string{"--compresss", "xz"}, code: 2,
+			want: []string{"unknown flag: --compresss"}},
+		{name: "manifest missing", manifest: `{}`, args: []string{"-m", "/no/manifest.json"}, code: 1,
+			want: []string{"/no/manifest.json", "no such file or directory"}},
+	}
+}
+
+func filesystemCases() []badInput {
+	return []badInput{
+		{name: "missing source", manifest: `{"contents":[{"source":"/no/such/file"}]}`, code: 1,
+			want: []string{"/no/such/file", "no such file or directory"}},
+		{name: "source is a FIFO", manifest: `{"contents":[{"source":"/fifo"}]}`, code: 1,
+			want: []string{"/fifo", "FIFO"}},
+		{name: "FIFO inside a source directory", manifest: `{"contents":[{"source":"/"}]}`, code: 1,
+			want: []string{"/fifo (in directory /)", "FIFO"}},
+		{name: "symlink loop", manifest: `{"contents":[{"source":"/loop1"}]}`, code: 1,
+			setup: func(t *testing.T, root string) {
+				must(t, os.Symlink("loop2", filepath.Join(root, "loop1")))
+				must(t, os.Symlink("loop1", filepath.Join(root, "loop2")))
+			},
+			want: []string{"/loop1", "more than 40 symlinks", "/loop1 -> loop2, /loop2 -> loop1"}},
+		{name: "41 hops", manifest: `{"contents":[{"source":"/l0"}]}`, code: 1,
+			setup: func(t *testing.T, root string) {
+				for i := 0; i < 41; i++ {
+					must(t, os.Symlink(fmt.Sprintf("l%d", i+1), filepath.Join(root, fmt.Sprintf("l%d", i))))
+				}
+				must(t, os.WriteFile(filepath.Join(root, "l41"), nil, 0o644))
+			},
+			want: []string{"/l0", "more than 40 symlinks"}},
+		{name: "dangling link under --strict", manifest: `{"contents":[{"source":"/dangling"}]}`, args: []string{"--strict"}, code: 1,
+			setup: func(t *testing.T, root string) { must(t, os.Symlink("/nowhere", filepath.Join(root, "dangling"))) },
+			want:  []string{"--strict: 1 warnings are errors"}},
+		{name: "file of 4 GiB", manifest: `{"contents":[{"source":"/huge"}]}`, code: 1,
+			setup: func(t *testing.T, root string) {
+				f, err := os.Create(filepath.Join(root, "huge"))
+				must(t, err)
+				must(t, f.Truncate(1<<32))
+				f.Close()
+			},
+			want: []string{"/huge", "4294967296 bytes is too large for a newc archive"}},
+		{name: "output directory missing", manifest: `{"contents":[]}`, args: []string{"-o", "/no/such/dir/initrd.img"}, code: 1,
+			want: []string{"/no/such/dir/initrd.img", "no such file or directory"}},
+	}
+}
+
+func elfCases() []badInput {
+	return []badInput{
+		{name: "truncated ELF", manifest: `{"contents":[{"source":"/bin/prog"}]}`, code: 1,
+			setup: func(t *testing.T, root string) {
+				data := compileProgram(t)
+				must(t, os.WriteFile(filepath.Join(root, "bin/prog"), data[:100], 0o755))
+			},
+			want: []string{"/bin/prog"}},
+		{name: "ELF magic then garbage", manifest: `{"contents":[{"source":"/bin/prog"}]}`, code: 1,
+			setup: func(t *testing.T, root string) {
+				must(t, os.WriteFile(filepath.Join(root, "bin/prog"), append([]byte("\x7fELF\x02\x01\x01"), bytes.Repeat([]byte{0xff}, 200)...), 0o755))
+			},
+			want: []string{"/bin/prog"}},
+		{name: "missing library", manifest: `{"contents":[{"source":"/bin/prog"}]}`, code: 1,
+			setup: func(t *testing.T, root string) {
+				must(t, os.WriteFile(filepath.Join(root, "bin/prog"), compileProgram(t), 0o755))
+			},
+			want: []string{"not found", "/bin/prog", "searched"}},
+		{name: "library of another class", manifest: `{"contents":[{"source":"/bin/prog"}]}`, code: 1,
+			setup: func(t *testing.T, root string) {
+				must(t, os.WriteFile(filepath.Join(root, "bin/prog"), compileProgram(t), 0o755))
+				lib := filepath.Join(root, "lib/x86_64-linux-gnu/libc.so.6")
+				must(t, os.MkdirAll(filepath.Dir(lib), 0o755))
+				compile32(t, lib, "libc.so.6")
+			},
+			want: []string{"libc.so.6", "not found", "skipped /lib/x86_64-linux-gnu/libc.so.6"}},
+	}
+}
+
+func unitCases() []badInput {
+	unit := func(name, text string) func(*testing.T, string) {
+		return func(t *testing.T, root string) {
+			writeFiles(t, root, map[string]string{"usr/lib/systemd/system/" + name: text})
+		}
+	}
+	return []badInput{
+		{name: "unknown unit", manifest: `{"units":["nosuch.service"]}`, code: 1,
+			want: []string{"nosuch.service", "/usr/lib/systemd/system"}},
+		{name: "unit runs a missing program", manifest: `{"units":["a.service"]}`, code: 1,
+			setup: unit("a.service", "[Service]\nExecStart=/usr/bin/nosuch --flag\n"),
+			want:  []string{"/usr/lib/systemd/system/a.service:2", "/usr/bin/nosuch"}},
+		{name: "unit with a broken section header", manifest: `{"units":["b.service"]}`, code: 1,
+			setup: unit("b.service", "[Unit\nDescription=x\n"),
+			want:  []string{"b.service:1"}},
+	}
+}
+
+// compileProgram returns a small dynamically linked program built now.
+func compileProgram(t *testing.T) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "p.c")
+	must(t, os.WriteFile(src, []byte("int main(void) { return 0; }\n"), 0o644))
+	out := filepath.Join(dir, "p")
+	if b, err := exec.Command("gcc", "-o", out, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, b)
+	}
+	data, err := os.ReadFile(out)
+	must(t, err)
+	return data
+}
+
+// compile32 builds a 32-bit shared library (gcc -m32 -c, ld -m elf_i386:
+// no multilib headers needed).
+func compile32(t *testing.T, out, soname string) {
+	t.Helper()
+	dir := t.TempDir()
+	src, obj := filepath.Join(dir, "l.c"), filepath.Join(dir, "l.o")
+	must(t, os.WriteFile(src, []byte("int f(void) { return 1; }\n"), 0o644))
+	for _, cmd := range [][]string{
+		{"gcc", "-m32", "-fPIC", "-c", "-o", obj, src},
+		{"ld", "-m", "elf_i386", "-shared", "-soname", soname, "-o", out, obj},
+	} {
+		if b, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", cmd, err, b)
+		}
+	}
+}
+
 func checkFailure(t *testing.T, r result, code int, want []string) {
 	t.Helper()
 	if r.code != code {
 		t.Errorf("exit status %d, want %d (stderr %q)", r.code, code, r.stderr)
 	}
-	first := strings.SplitN(strings.TrimSpace(r.stderr), "\n", 2)[0]
+	if !strings.HasPrefix(r.stderr, "mkinitrd-ng: ") {
+		t.Errorf("stderr does not start with an error line: %q", r.stderr)
+	}
 	for _, w := range want {
-		if !strings.Contains(first, w) {
-			t.Errorf("error %q lacks %q", first, w)
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("error %q lacks %q", r.stderr, w)
 		}
+	}
+	if testing.Verbose() {
+		t.Logf("stderr: %s", r.stderr)
 	}
 	if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine") {
 		t.Errorf("panic text in stderr: %s", r.stderr)
