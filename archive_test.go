@@ -1,0 +1,109 @@
+package mkinitrd
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
+	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
+	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
+)
+
+// resolveIn resolves a manifest inside dir.
+func resolveIn(t *testing.T, dir, manifest string) (*rootfs.FS, *resolve.Closure) {
+	t.Helper()
+	m, err := resolve.ParseManifest(strings.NewReader(manifest), "m.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := rootfs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fsys.Close() })
+	c, err := resolve.Resolve(m, fsys, resolve.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fsys, c
+}
+
+// TestSwappedSourceIsNotFollowed: a source replaced by a symlink to a
+// host file after resolution is refused, not followed out of the root.
+func TestSwappedSourceIsNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "etc/conf")
+	os.MkdirAll(filepath.Dir(src), 0o755)
+	if err := os.WriteFile(src, []byte("root's own\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fsys, c := resolveIn(t, dir, `{"contents": [{"source": "/etc/conf"}]}`)
+	os.Remove(src)
+	if err := os.Symlink("/etc/passwd", src); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	_, err := WriteArchive(context.Background(), &out, fsys, c, 0)
+	if err == nil || !strings.Contains(err.Error(), "/etc/conf") {
+		t.Fatalf("WriteArchive after the swap: err = %v", err)
+	}
+	if bytes.Contains(out.Bytes(), []byte("root:x:0:0")) {
+		t.Fatal("the host's /etc/passwd was read")
+	}
+}
+
+// TestSizeChangeIsAnError: a source that changed size since it was
+// resolved never yields an archive whose header disagrees with its data.
+func TestSizeChangeIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "data")
+	if err := os.WriteFile(src, []byte("12345"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fsys, c := resolveIn(t, dir, `{"contents": [{"source": "/data"}]}`)
+	if err := os.WriteFile(src, []byte("1234567890"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := WriteArchive(context.Background(), io.Discard, fsys, c, 0)
+	if err == nil || !strings.Contains(err.Error(), "size changed from 5 to 10 bytes") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestHardLinksShareAnInode: names of one source inode share an inode in
+// the archive; the data sits on the last name, as gen_init_cpio does.
+func TestHardLinksShareAnInode(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a")
+	if err := os.WriteFile(a, []byte("shared"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(a, filepath.Join(dir, "b")); err != nil {
+		t.Fatal(err)
+	}
+	fsys, c := resolveIn(t, dir, `{"contents": [{"source": "/a"}, {"source": "/b"}]}`)
+	var out bytes.Buffer
+	if _, err := WriteArchive(context.Background(), &out, fsys, c, 0); err != nil {
+		t.Fatal(err)
+	}
+	r := cpiogen.NewReader(&out)
+	var hdrs []cpiogen.Header
+	for {
+		h, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		hdrs = append(hdrs, *h)
+	}
+	if len(hdrs) != 2 || hdrs[0].Ino != hdrs[1].Ino || hdrs[0].NLink != 2 || hdrs[0].Size != 0 || hdrs[1].Size != 6 {
+		t.Errorf("headers = %+v", hdrs)
+	}
+}
