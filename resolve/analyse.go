@@ -60,15 +60,25 @@ func (r *resolver) analyseData(o *outcome, q *request, file string, head []byte,
 // elfDeps adds what the program at file loads.
 func (r *resolver) elfDeps(o *outcome, q *request, file string) {
 	objs, err := r.loader.Process(file, q.dlopen)
+	// An asker is named by the path it was found at; its entry is at
+	// its real path, which From must name for a chain to be followed.
+	real := map[string]string{"": file}
 	for _, obj := range objs {
 		if obj.Reason == elfdeps.ReasonProgram {
 			continue
 		}
-		from := obj.NeededBy
-		if from == "" {
-			from = file
+		by := obj.NeededBy
+		if _, ok := real[by]; !ok {
+			real[by] = by
+			if p, _, err := r.fs.Resolve(by); err == nil {
+				real[by] = p
+			}
 		}
-		o.next = append(o.next, request{path: obj.Path, why: obj.Reason + " of " + from, from: from})
+		why := reasonText(obj) + by
+		if by == "" {
+			why += file
+		}
+		o.next = append(o.next, request{path: obj.Path, why: why, from: real[by]})
 	}
 	if err == nil {
 		return
@@ -86,6 +96,20 @@ func (r *resolver) elfDeps(o *outcome, q *request, file string) {
 			o.errs = append(o.errs, m)
 		}
 	}
+}
+
+// reasonText says how an object was asked for, before its asker's path.
+func reasonText(obj elfdeps.Object) string {
+	switch obj.Reason {
+	case elfdeps.ReasonNeeded:
+		return "needed by "
+	case elfdeps.ReasonDlopen:
+		if obj.Feature != "" {
+			return "dlopen note (feature " + obj.Feature + ") of "
+		}
+		return "dlopen note of "
+	}
+	return obj.Reason + " of "
 }
 
 // collectMissing finds every *elfdeps.MissingError inside err, which may

@@ -186,7 +186,7 @@ func (r *resolver) handle(q *request) outcome {
 	}
 	why, from := q.why, q.from
 	if q.target == "" {
-		why, from = r.linkEntries(&o, links, why, from)
+		why, from = r.linkEntries(&o, links, q)
 	}
 	fi, err := r.fs.Lstat(final)
 	if err != nil {
@@ -217,14 +217,18 @@ func (r *resolver) handle(q *request) outcome {
 	return o
 }
 
-// linkEntries keeps every symlink met on the way as a symlink at its own
-// path, and returns the reason to give the final target.
-func (r *resolver) linkEntries(o *outcome, links []rootfs.Link, why, from string) (string, string) {
-	for _, l := range links {
-		o.entries = append(o.entries, Entry{Path: l.Path, Kind: Symlink, LinkTarget: l.Target, Mode: 0o777, Why: why, From: from})
-		why, from = "target of symlink "+l.Path, l.Path
+// linkEntries keeps every symlink met on the way to q.path as a symlink
+// at its own path, and returns the reason to give the final target: the
+// request's own, naming the path it was asked by.
+func (r *resolver) linkEntries(o *outcome, links []rootfs.Link, q *request) (string, string) {
+	if len(links) == 0 {
+		return q.why, q.from
 	}
-	return why, from
+	for _, l := range links {
+		o.entries = append(o.entries, Entry{Path: l.Path, Kind: Symlink, LinkTarget: l.Target, Mode: 0o777,
+			Why: "on the way to " + q.path + ", " + q.why, From: q.from})
+	}
+	return q.why + ", as " + q.path, q.from
 }
 
 func (r *resolver) dirEntry(o *outcome, q *request, dest string, fi fs.FileInfo, why, from, final string) {

@@ -66,8 +66,12 @@ func TestELFClosure(t *testing.T) {
 		"/opt/conf/bin/c", "/opt/conf/lib/libconf.so.1",
 	}, libcPaths...)
 	sameList(t, paths(c), want)
-	if e, ok := c.Lookup("/opt/app/lib/libfoo.so.1"); !ok || e.Why != "needed of /opt/app/bin/app" {
+	if e, ok := c.Lookup("/opt/app/lib/libfoo.so.1"); !ok || e.Why != "needed by /opt/app/bin/app" {
 		t.Errorf("why of libfoo = %+v", e)
+	}
+	chain := strings.Join(c.Chain("/opt/app/lib/libbar.so.1.0"), " | ")
+	if !strings.Contains(chain, "/opt/app/lib/libbar.so.1.0: needed by") || !strings.HasSuffix(chain, "/opt/app/bin/app: manifest contents[0] (/opt/app/bin/app)") {
+		t.Errorf("chain of libbar = %s", chain)
 	}
 }
 
