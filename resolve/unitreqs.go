@@ -70,7 +70,7 @@ func (r *resolver) maskLink(q request) ([]Entry, bool) {
 		}
 	}
 	var o outcome
-	why, from := r.linkEntries(&o, links, q.why, q.from)
+	why, from := r.linkEntries(&o, links, &q)
 	o.entries = append(o.entries, Entry{Path: p, Kind: Symlink, LinkTarget: text, Mode: 0o777,
 		Why: why + " (masked: a link to /dev/null)", From: from})
 	return o.entries, true

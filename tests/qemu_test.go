@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -97,8 +98,12 @@ func readLog(p string) string {
 	return string(data)
 }
 
+// ansi matches the colour escapes of systemd's status lines.
+var ansi = regexp.MustCompile("\x1b\\[[0-9;]*m")
+
+// tail returns the last n lines of a console log, colour escapes removed.
 func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(ansi.ReplaceAllString(s, ""), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}

@@ -1,0 +1,172 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// systemdExample is the manifest the README documents: Debian 12's
+// systemd 252 as the initrd's init.
+const systemdExample = "../examples/systemd-initrd.json"
+
+// bootModules are what Debian's kernel needs, all built as modules, to
+// mount an ext4 root on a virtio disk: the PCI transport, the disk
+// driver, the file system and the checksum ext4 asks the crypto API for.
+var bootModules = []string{"virtio_pci", "virtio_blk", "ext4", "crc32c"}
+
+// moduleIndexes are the files of /lib/modules/VER that libkmod reads
+// (systemd-modules-load, udev's kmod builtin, modprobe).
+var moduleIndexes = []string{
+	"modules.dep", "modules.dep.bin", "modules.alias", "modules.alias.bin",
+	"modules.softdep", "modules.builtin", "modules.builtin.bin",
+	"modules.builtin.modinfo", "modules.symbols.bin", "modules.order",
+}
+
+// kernelVersion is the release of the kernel image kernel(t) boots:
+// /boot/vmlinuz-VER.
+func kernelVersion(t *testing.T) string {
+	t.Helper()
+	return strings.TrimPrefix(filepath.Base(kernel(t)), "vmlinuz-")
+}
+
+// addModules returns manifest contents that put kernel modules mods of
+// kernel kver into the initrd, with their dependencies, libkmod's index
+// files and a modules-load.d file that makes systemd-modules-load load
+// them. The host's modprobe works out the dependencies (its
+// --show-depends is the oracle); once the manifest has a "modules" field
+// this helper is the one place to change.
+func addModules(t *testing.T, kver string, mods []string) []map[string]any {
+	t.Helper()
+	args := append([]string{"-a", "-S", kver, "--show-depends"}, mods...)
+	seen := map[string]bool{}
+	var contents []map[string]any
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			contents = append(contents, map[string]any{"source": p})
+		}
+	}
+	for _, line := range strings.Split(mustRun(t, "modprobe", args...), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+		case f[0] == "insmod" && len(f) >= 2:
+			add(f[1])
+		case f[0] == "builtin":
+		default:
+			t.Fatalf("modprobe --show-depends: unexpected line %q", line)
+		}
+	}
+	if len(contents) == 0 {
+		t.Fatalf("modprobe --show-depends %v printed no module files", mods)
+	}
+	for _, idx := range moduleIndexes {
+		add(filepath.Join("/lib/modules", kver, idx))
+	}
+	contents = append(contents, map[string]any{
+		"target": "/etc/modules-load.d/initrd.conf",
+		"text":   strings.Join(mods, "\n") + "\n",
+	})
+	return contents
+}
+
+// systemdManifest writes the example manifest with the kernel modules of
+// kver added, and a drop-in that makes a failed boot power off at once,
+// and returns its path.
+func systemdManifest(t *testing.T, dir, kver string) string {
+	t.Helper()
+	data, err := os.ReadFile(systemdExample)
+	must(t, err)
+	var m map[string]any
+	must(t, json.Unmarshal(data, &m))
+	contents, _ := m["contents"].([]any)
+	for _, c := range addModules(t, kver, bootModules) {
+		contents = append(contents, c)
+	}
+	// A failed boot ends in emergency.target; power off there rather than
+	// wait for the test's timeout.
+	contents = append(contents, map[string]any{
+		"target": "/etc/systemd/system/emergency.service.d/test-poweroff.conf",
+		"text":   "[Service]\nExecStartPre=\nExecStart=\nExecStart=/usr/bin/systemctl --force --force poweroff\n",
+	})
+	m["contents"] = contents
+	out, err := json.MarshalIndent(m, "", " ")
+	must(t, err)
+	p := filepath.Join(dir, "systemd-initrd.json")
+	must(t, os.WriteFile(p, out, 0o644))
+	return p
+}
+
+// rootMarker is what the root file system's /sbin/init prints, last on
+// its line so that the whole line is on the console when it is seen.
+const rootMarker = "ROOT-INIT-OK"
+
+// rootDisk makes an ext4 image of a small busybox system whose /sbin/init
+// prints rootMarker and powers off.
+func rootDisk(t *testing.T, dir string) string {
+	t.Helper()
+	tree := filepath.Join(dir, "root")
+	writeFiles(t, tree, map[string]string{
+		"bin/sh":         "->busybox",
+		"etc/os-release": "NAME=\"test root\"\nID=testroot\n",
+		"sbin/init":      "#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc 2>/dev/null\necho \"root init: pid=$$ fs=$(/bin/busybox stat -f -c %T /) by-label=$(/bin/busybox ls /dev/disk/by-label) " + rootMarker + "\"\n/bin/busybox poweroff -f\n",
+		"dev/":           "", "proc/": "", "sys/": "", "run/": "", "tmp/": "",
+	})
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal("no /bin/busybox: install busybox-static (make deps)")
+	}
+	must(t, os.WriteFile(filepath.Join(tree, "bin/busybox"), bb, 0o755))
+	must(t, os.Chmod(filepath.Join(tree, "sbin/init"), 0o755))
+	img := filepath.Join(dir, "root.img")
+	mustRun(t, "mkfs.ext4", "-q", "-F", "-L", "testroot", "-d", tree, img, "16M")
+	return img
+}
+
+// TestBootSystemd boots the systemd example on Debian's kernel: systemd
+// must reach initrd.target, mount the ext4 root from the virtio disk and
+// switch root into it, whose /sbin/init then prints the marker.
+func TestBootSystemd(t *testing.T) {
+	dir := t.TempDir()
+	kver := kernelVersion(t)
+	manifest := systemdManifest(t, dir, kver)
+	img := filepath.Join(dir, "initrd.img")
+	if r := run(t, nil, "-m", manifest, "-o", img); r.code != 0 { // the manifest says zstd
+		t.Fatalf("mkinitrd-ng: exit %d\n%s", r.code, r.stderr)
+	}
+	disk := rootDisk(t, dir)
+	log := vm{
+		initrd: img,
+		append: "root=/dev/vda systemd.show_status=1 systemd.status_unit_format=name systemd.log_target=console systemd.log_level=info",
+		extra:  []string{"-drive", "file=" + disk + ",if=virtio,format=raw"},
+		marker: rootMarker,
+		// Under TCG systemd takes about 11 s to switch root; the margin
+		// is for a loaded machine.
+		timeout: 3 * time.Minute,
+	}.boot(t)
+	log = ansi.ReplaceAllString(log, "")
+	// The steps of the boot, in the order they must happen.
+	rest := log
+	for _, want := range []string{
+		"Found device dev-vda.device.",
+		"Finished systemd-fsck-root.service.",
+		"Mounted sysroot.mount.",
+		"Reached target initrd.target.",
+		"Reached target initrd-switch-root.target.",
+		"Switching root.",
+		"root init: pid=1 fs=ext2/ext3 by-label=testroot " + rootMarker,
+	} {
+		i := strings.Index(rest, want)
+		if i < 0 {
+			t.Fatalf("console log lacks %q after the steps before it; last lines:\n%s", want, tail(log, 40))
+		}
+		rest = rest[i+len(want):]
+	}
+	if !strings.Contains(log, "Finished systemd-modules-load.service.") {
+		t.Errorf("systemd-modules-load.service did not finish; console log:\n%s", tail(log, 60))
+	}
+}
