@@ -44,6 +44,8 @@ type config struct {
 	kernelVersion                           string
 	level, jobs                             int
 	dryRun, verbose, version, allowMissing  bool
+	stats                                   string // --stats FILE (spec.go)
+	printSpec                               bool   // --print-spec (spec.go)
 	strict                                  bool
 }
 
@@ -63,6 +65,8 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "resolve and print the entries without writing")
 	fl.BoolVarP(&cfg.verbose, "verbose", "v", false, "say what is done and why each entry is included")
 	fl.BoolVar(&cfg.version, "version", false, "print the version and exit")
+	fl.StringVar(&cfg.stats, "stats", "", "write build statistics as JSON to `FILE` (see the README for the fields)")
+	fl.BoolVar(&cfg.printSpec, "print-spec", false, "print the entries as a gen_init_cpio spec instead of building")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: mkinitrd-ng --manifest FILE --output FILE [options]\n\nOptions:\n%s", fl.FlagUsages())
 	}
@@ -77,6 +81,14 @@ type command func(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 // the arguments are the build command's flags.
 func subcommand(name string) command {
 	switch name {
+	case "ls":
+		return lsCommand
+	case "diff":
+		return diffCommand
+	case "why":
+		return whyCommand
+	case "spec":
+		return specCommand
 	}
 	return nil
 }
@@ -122,7 +134,7 @@ func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer
 	if cfg.manifest == "" {
 		return usageError{errors.New("--manifest is required")}
 	}
-	if cfg.output == "" && !cfg.dryRun {
+	if cfg.output == "" && !cfg.dryRun && !cfg.printSpec {
 		return usageError{errors.New("--output is required (or --dry-run)")}
 	}
 	opts, err := options(cfg)
@@ -139,6 +151,12 @@ func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer
 	}
 	if _, err := mkinitrd.Compressor(m, opts); err != nil {
 		return usageError{err}
+	}
+	if cfg.stats != "" && (cfg.dryRun || cfg.printSpec) {
+		return usageError{errors.New("--stats needs a build (not --dry-run or --print-spec)")}
+	}
+	if cfg.printSpec {
+		return printSpec(cfg, m, opts, stdout, stderr)
 	}
 	if cfg.dryRun {
 		return dryRun(m, opts, cfg.verbose, stdout, stderr)
@@ -243,6 +261,9 @@ func writeOutput(cfg *config, m *resolve.Manifest, opts mkinitrd.Options, stdout
 		res, err := mkinitrd.Build(ctx, m, stdout, opts)
 		if err == nil {
 			report(cfg, res, stderr)
+			if cfg.stats != "" {
+				err = writeStats(cfg, m, res)
+			}
 		}
 		return err
 	}
@@ -261,6 +282,9 @@ func writeOutput(cfg *config, m *resolve.Manifest, opts mkinitrd.Options, stdout
 		return err
 	}
 	report(cfg, res, stderr)
+	if cfg.stats != "" {
+		return writeStats(cfg, m, res)
+	}
 	return nil
 }
 

@@ -1,0 +1,361 @@
+package inspect
+
+import (
+	"bytes"
+	"compress/bzip2"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
+)
+
+// run decodes one segment: the consecutive streams (gzip members, zstd
+// frames, xz streams, ...) of one compression format, with the zero
+// padding the kernel allows between them. Its Read returns the
+// concatenated decompressed data and io.EOF when the next input is not a
+// stream of the same format; the source is then positioned at or after
+// the end of the last stream (only zero padding may have been consumed),
+// and end is the offset just past that stream.
+//
+// The decoders of package compressors read ahead into buffers of their
+// own, so they cannot hand the rest of the input over to the next
+// segment when the format changes. Here each decoder reads from the
+// source byte by byte (gzip, bzip2, xz, lzma) or through a framer that
+// passes on exactly one run of zstd frames.
+type run struct {
+	src     *source
+	format  string
+	members int   // streams decoded so far
+	end     int64 // source offset just past the last complete stream
+
+	cur  io.Reader // decoder of the current stream
+	next func() (io.Reader, error)
+	done func(err error) error // turns the decoder's final error into io.EOF or a real error
+	stop func()                // releases decoder resources
+	err  error
+}
+
+// newRun starts decoding a segment of format at the source's position.
+func newRun(src *source, format string) (*run, error) {
+	r := &run{src: src, format: format}
+	switch format {
+	case compressors.FormatGzip:
+		var z *gzip.Reader
+		r.next = func() (io.Reader, error) {
+			var err error
+			if z == nil {
+				z, err = gzip.NewReader(src)
+			} else {
+				err = z.Reset(src)
+			}
+			if err != nil {
+				return nil, err
+			}
+			z.Multistream(false)
+			return z, nil
+		}
+	case compressors.FormatXz:
+		r.next = func() (io.Reader, error) {
+			// The kernel reads only xz with CRC32 or no check, but a
+			// listing tool may as well read every check.
+			return xz.ReaderConfig{SingleStream: true}.NewReader(src)
+		}
+		r.done = func(err error) error {
+			// With SingleStream the decoder probes one byte after the
+			// stream and complains if there is one: give it back.
+			if err != nil && err.Error() == "xz: unexpected data after stream" {
+				return src.unread(1)
+			}
+			return err
+		}
+	case compressors.FormatLzma:
+		r.next = func() (io.Reader, error) { return lzma.NewReader(src) }
+	case compressors.FormatBzip2:
+		r.next = func() (io.Reader, error) { return bzip2.NewReader(src), nil }
+		r.done = func(err error) error {
+			var se bzip2.StructuralError
+			switch {
+			case errors.As(err, &se) && string(se) == "bad magic value in continuation file":
+				// The decoder read two bytes past its stream looking for
+				// another one ("BZ"): give them back.
+				return src.unread(2)
+			case err == io.ErrUnexpectedEOF:
+				// One zero byte of padding at the very end.
+				if b, ok := src.lastByte(); ok && b == 0 {
+					if _, perr := src.peek(1); perr == io.EOF {
+						return src.unread(1)
+					}
+				}
+			}
+			return err
+		}
+	case compressors.FormatZstd:
+		f := &zstdFramer{r: src}
+		d, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		r.stop = d.Close
+		// The framer passes every frame of the run; the decoder sees
+		// them as one input.
+		used := false
+		r.next = func() (io.Reader, error) {
+			if used {
+				return nil, io.EOF
+			}
+			used = true
+			return d, nil
+		}
+		r.done = func(err error) error {
+			r.members = f.frames
+			r.end = f.end
+			return err
+		}
+	default:
+		// lz4 (legacy) must be the last segment of an image, as the kernel
+		// stops at anything after it; lzo has no decoder here and
+		// compressors.NewReader says so.
+		d, err := compressors.NewReader(format, src)
+		if err != nil {
+			return nil, err
+		}
+		r.stop = func() { d.Close() }
+		used := false
+		r.next = func() (io.Reader, error) {
+			if used {
+				return nil, io.EOF
+			}
+			used = true
+			return d, nil
+		}
+	}
+	if err := r.open(); err != nil {
+		r.close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// open starts the next stream.
+func (r *run) open() error {
+	d, err := r.next()
+	if err != nil {
+		return fmt.Errorf("%s stream %d: %w", r.format, r.members+1, err)
+	}
+	r.cur = d
+	return nil
+}
+
+// Read implements io.Reader.
+func (r *run) Read(p []byte) (int, error) {
+	for r.err == nil {
+		n, err := r.cur.Read(p)
+		if err != nil {
+			// Handle the end of a stream at once, even with data in hand:
+			// a decoder asked again may read further past its stream.
+			r.err = r.finish(err)
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+	return 0, r.err
+}
+
+// finish ends the current stream and starts the next one of the same
+// format, if the input has one; io.EOF when it has not.
+func (r *run) finish(err error) error {
+	if r.done != nil {
+		err = r.done(err)
+	} else if err == io.EOF {
+		err = nil
+	}
+	if err != nil && err != io.EOF {
+		if err == io.ErrUnexpectedEOF {
+			err = fmt.Errorf("%w (truncated)", err)
+		}
+		return fmt.Errorf("%s stream %d: %w", r.format, r.members+1, err)
+	}
+	if r.format == compressors.FormatZstd {
+		return io.EOF // the framer handled the whole run
+	}
+	r.members++
+	r.end = r.src.off
+	if r.format == compressors.FormatLz4 || r.format == compressors.FormatCpio {
+		return io.EOF
+	}
+	if err := r.src.skipZeros(); err != nil {
+		if err == io.EOF {
+			return io.EOF
+		}
+		return err
+	}
+	head, _ := r.src.peek(compressors.DetectLen)
+	if compressors.Detect(head) != r.format {
+		return io.EOF
+	}
+	return r.open()
+}
+
+func (r *run) close() {
+	if r.stop != nil {
+		r.stop()
+	}
+}
+
+// zstdFramer passes on the frames of one run of zstd frames (and
+// skippable frames), dropping the zero padding between them, and
+// reports io.EOF at the first input that is not a frame, leaving it for
+// the next segment. It walks the frame structure (RFC 8878 section 3.1)
+// without decoding.
+type zstdFramer struct {
+	r       *source
+	pending []byte // structure bytes read and not yet passed on
+	payload int64  // block content or skippable data still to copy
+	blocks  bool   // inside a frame's blocks
+	last    bool   // the current block is the frame's last
+	check   bool   // the frame ends with a 4-byte checksum
+	frames  int    // frames passed on completely
+	end     int64  // source offset after the last complete frame
+	err     error
+}
+
+const (
+	zstdMagic          = 0xFD2FB528
+	zstdSkippableMask  = 0xFFFFFFF0
+	zstdSkippableMagic = 0x184D2A50
+)
+
+func (f *zstdFramer) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if len(f.pending) > 0 {
+			n := copy(p, f.pending)
+			f.pending = f.pending[n:]
+			return n, nil
+		}
+		if f.payload > 0 {
+			n, err := f.r.Read(p[:min(int64(len(p)), f.payload)])
+			f.payload -= int64(n)
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			if f.payload == 0 && !f.blocks {
+				f.endFrame() // a skippable frame
+			}
+			return n, err
+		}
+		if f.err != nil {
+			return 0, f.err
+		}
+		if f.err = f.next(); f.err != nil && f.err != io.EOF {
+			f.pending = nil
+		}
+	}
+}
+
+func (f *zstdFramer) endFrame() {
+	f.frames++
+	f.end = f.r.off
+}
+
+// next reads the next piece of structure into pending and sets payload.
+func (f *zstdFramer) next() error {
+	if f.blocks {
+		if f.last {
+			f.blocks = false
+			if f.check {
+				if err := f.readPending(4); err != nil {
+					return err
+				}
+			}
+			f.endFrame()
+			return nil
+		}
+		if err := f.readPending(3); err != nil {
+			return err
+		}
+		h := uint32(f.pending[0]) | uint32(f.pending[1])<<8 | uint32(f.pending[2])<<16
+		f.last = h&1 != 0
+		size := int64(h >> 3)
+		switch (h >> 1) & 3 {
+		case 0, 2: // raw, compressed
+			f.payload = size
+		case 1: // RLE: one byte repeated size times
+			f.payload = 1
+		default:
+			return errors.New("zstd: reserved block type")
+		}
+		return nil
+	}
+	if err := f.r.skipZeros(); err != nil {
+		return err // io.EOF: the clean end of the input
+	}
+	head, err := f.r.peek(4)
+	if err != nil && len(head) < 4 {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("zstd: truncated frame: %w", err)
+	}
+	magic := binary.LittleEndian.Uint32(head)
+	if magic&zstdSkippableMask == zstdSkippableMagic {
+		if err := f.readPending(8); err != nil {
+			return err
+		}
+		f.payload = int64(binary.LittleEndian.Uint32(f.pending[4:]))
+		if f.payload == 0 {
+			f.endFrame()
+		}
+		return nil
+	}
+	if magic != zstdMagic {
+		return io.EOF // another segment follows
+	}
+	if err := f.readPending(5); err != nil {
+		return err
+	}
+	fhd := f.pending[4]
+	single := fhd&0x20 != 0
+	f.check = fhd&0x04 != 0
+	n := [4]int{0, 1, 2, 4}[fhd&3]  // dictionary ID
+	n += [4]int{0, 2, 4, 8}[fhd>>6] // frame content size
+	if single && fhd>>6 == 0 {
+		n++ // a one-byte content size
+	}
+	if !single {
+		n++ // window descriptor
+	}
+	if err := f.readPending(n); err != nil {
+		return err
+	}
+	f.blocks, f.last = true, false
+	return nil
+}
+
+// readPending appends n bytes of input to pending.
+func (f *zstdFramer) readPending(n int) error {
+	start := len(f.pending)
+	f.pending = append(f.pending, make([]byte, n)...)
+	if _, err := io.ReadFull(f.r, f.pending[start:]); err != nil {
+		f.pending = f.pending[:start]
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("zstd: truncated frame: %w", err)
+	}
+	return nil
+}
+
+// isCpio reports whether b starts a newc record (or another cpio format,
+// which the record reader then names in its error).
+func isCpio(b []byte) bool { return bytes.HasPrefix(b, []byte("07070")) }
