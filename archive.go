@@ -1,12 +1,14 @@
 package mkinitrd
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"io/fs"
 	"strings"
 
+	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
 	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
 	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
@@ -109,6 +111,9 @@ func copyFile(cw *cpiogen.Writer, fsys *rootfs.FS, e *resolve.Entry, h *cpiogen.
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s: is no longer a regular file", e.Source)
 	}
+	if e.Decompress {
+		return copyDecoded(cw, f, e, h)
+	}
 	if fi.Size() != e.Size {
 		return fmt.Errorf("%s: size changed from %d to %d bytes while building", e.Source, e.Size, fi.Size())
 	}
@@ -154,4 +159,32 @@ func fileMode(e *resolve.Entry) fs.FileMode {
 		m |= fs.ModeSocket
 	}
 	return m
+}
+
+// copyDecoded streams a compressed source (a .ko.xz module) decoded; the
+// header's size is the decoded size measured while resolving.
+func copyDecoded(cw *cpiogen.Writer, f io.Reader, e *resolve.Entry, h *cpiogen.Header) error {
+	br := bufio.NewReaderSize(f, 64<<10)
+	magic, _ := br.Peek(compressors.DetectLen)
+	format := compressors.Detect(magic)
+	if format == "" || format == compressors.FormatCpio {
+		return fmt.Errorf("%s: not in a compressed format to decode", e.Source)
+	}
+	dec, err := compressors.NewReader(format, br)
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.Source, err)
+	}
+	defer dec.Close()
+	if err := cw.WriteHeader(h); err != nil {
+		return fmt.Errorf("%s: %w", e.Path, err)
+	}
+	n, err := io.Copy(cw, io.LimitReader(dec, e.Size))
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.Source, err)
+	}
+	var extra [1]byte
+	if k, _ := dec.Read(extra[:]); n != e.Size || k > 0 {
+		return fmt.Errorf("%s: decoded size changed from %d bytes while building", e.Source, e.Size)
+	}
+	return nil
 }

@@ -1,13 +1,3 @@
-// Package mkinitrd builds initrds: from a manifest, it resolves the
-// minimal closure of files (package resolve) and streams it as a
-// reproducible newc cpio archive (package cpiogen) through a compressor
-// (package compressors).
-//
-// The command mkinitrd-ng is a thin layer over this package:
-//
-//	m, err := resolve.ParseManifest(file, "initrd.json")
-//	...
-//	res, err := mkinitrd.Build(ctx, m, w, mkinitrd.Options{})
 package mkinitrd
 
 import (
@@ -87,7 +77,7 @@ func Resolve(m *resolve.Manifest, opts Options) (*resolve.Closure, error) {
 		return nil, err
 	}
 	defer fsys.Close()
-	c, err := resolve.Resolve(m, fsys, resolve.Options{Jobs: opts.Jobs, AllowMissing: opts.AllowMissing})
+	c, err := resolve.Resolve(m, fsys, resolve.Options{Jobs: opts.Jobs, AllowMissing: opts.AllowMissing, KernelVersion: opts.KernelVersion})
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +97,7 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 	}
 	defer fsys.Close()
 	start := time.Now()
-	closure, err := resolve.Resolve(m, fsys, resolve.Options{Jobs: opts.Jobs, AllowMissing: opts.AllowMissing})
+	closure, err := resolve.Resolve(m, fsys, resolve.Options{Jobs: opts.Jobs, AllowMissing: opts.AllowMissing, KernelVersion: opts.KernelVersion})
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +107,9 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 	res := &Result{Closure: closure, Compressor: comp.Name(), ResolveTime: time.Since(start)}
 	start = time.Now()
 	counted := &countWriter{w: w}
+	if err := WriteEarly(counted, fsys, m, opts.MTime); err != nil {
+		return nil, err
+	}
 	cw, err := comp.NewWriter(counted)
 	if err != nil {
 		return nil, err

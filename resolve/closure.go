@@ -27,6 +27,8 @@ type Options struct {
 	Jobs int
 	// AllowMissing turns libraries that cannot be found into warnings.
 	AllowMissing bool
+	// KernelVersion overrides the manifest's modules.kernelVersion.
+	KernelVersion string
 }
 
 // request asks for one path of the root and what to do with it.
@@ -108,6 +110,11 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 		return nil, err
 	}
 	queue = append(queue, unitReqs...)
+	modReqs, err := r.fromModules()
+	if err != nil {
+		return nil, err
+	}
+	queue = append(queue, modReqs...)
 	r.run(queue)
 	r.checkNames()
 	if len(r.errs) > 0 {

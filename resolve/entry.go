@@ -47,6 +47,10 @@ type Entry struct {
 	LinkTarget string
 	// Major and Minor number a device.
 	Major, Minor uint32
+	// Decompress says the content is Source decoded from the compression
+	// format its magic names (a .ko.xz module stored as .ko); Size is the
+	// decoded size.
+	Decompress bool
 	// HardLink groups Files that share one inode in the root
 	// ("dev:ino"); empty when the source has one name.
 	HardLink string
@@ -103,13 +107,6 @@ func (e *Entry) String() string {
 		}
 	}
 	return b.String()
-}
-
-// same reports whether two entries define the same thing.
-func same(a, b *Entry) bool {
-	return a.Kind == b.Kind && a.Source == b.Source && string(a.Data) == string(b.Data) &&
-		a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID && a.LinkTarget == b.LinkTarget &&
-		a.Major == b.Major && a.Minor == b.Minor
 }
 
 // UnixPerm returns the permission bits of m as in st_mode, with setuid

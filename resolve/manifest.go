@@ -46,6 +46,14 @@ type Manifest struct {
 	Wants map[string][]string `json:"wants,omitempty"`
 	// AllowMissing turns missing libraries into warnings.
 	AllowMissing bool `json:"allowMissing,omitempty"`
+	// Modules selects kernel modules and their firmware.
+	Modules *Modules `json:"modules,omitempty"`
+	// Microcode puts the CPU microcode of <root>/lib/firmware first, in
+	// an uncompressed segment, where the kernel looks for it early.
+	Microcode bool `json:"microcode,omitempty"`
+	// Prepend lists uncompressed cpio archives (paths inside the root)
+	// put first, as they are.
+	Prepend []string `json:"prepend,omitempty"`
 
 	// Origin names where the manifest came from, for messages.
 	Origin string `json:"-"`
@@ -207,6 +215,11 @@ func (m *Manifest) validate() error {
 	for _, d := range m.StoreDirs {
 		if !path.IsAbs(d) {
 			errs = append(errs, fmt.Errorf("storeDirs: %q is not an absolute path", d))
+		}
+	}
+	for _, p := range m.Prepend {
+		if err := checkPath("prepend", p); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	for i := range m.Contents {

@@ -1,0 +1,287 @@
+package kmod
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
+)
+
+// module is one line of modules.dep: a module file and the files it
+// needs, all relative to the modules directory (absolute when depmod
+// found the module elsewhere).
+type module struct {
+	name string
+	rel  string
+	deps []string
+	idx  int // line number in modules.dep: depmod's priority in the .bin indexes
+}
+
+// aliasLine is one "alias PATTERN MODNAME" line of modules.alias or of a
+// modprobe.d file.
+type aliasLine struct {
+	pattern string // as written
+	norm    string // NormalizeAlias(pattern); "" when its brackets do not match
+	modname string
+}
+
+// depLine is a "softdep" or "weakdep" line of modules.softdep,
+// modules.weakdep or a modprobe.d file.
+type depLine struct {
+	modname   string // a pattern in modprobe.d; a name in modules.softdep
+	pre, post []string
+	weak      []string
+	text      string // the line as written
+}
+
+// path is where m's file is in the tree: modules.dep paths are relative
+// to the modules directory unless depmod found the module elsewhere.
+func (d *db) path(m *module) string {
+	if strings.HasPrefix(m.rel, "/") {
+		return path.Clean(m.rel)
+	}
+	return path.Join(d.dir, m.rel)
+}
+
+// db holds the text indexes depmod wrote for one kernel version.
+type db struct {
+	dir     string // the modules directory, "/lib/modules/VER"
+	modules []*module
+	byName  map[string]*module
+	byRel   map[string]*module
+
+	aliasText   []byte // modules.alias as read, regenerated as a subset
+	aliases     []aliasLine
+	softdeps    []depLine
+	weakdeps    []depLine
+	hasWeakdep  bool
+	symbols     []aliasLine
+	hasSymbols  bool
+	devname     []string // lines of modules.devname past the header
+	hasDevname  bool
+	builtinText []byte
+	builtin     map[string]bool
+	builtinMods []string // module names in modules.builtin order
+	modinfoText []byte   // modules.builtin.modinfo as read
+	builtinInfo map[string][]string
+	order       []string // modules.order lines
+	hasOrder    bool
+}
+
+// The headers depmod writes at the top of its text files.
+const (
+	aliasHeader   = "# Aliases extracted from modules themselves.\n"
+	softdepHeader = "# Soft dependencies extracted from modules themselves.\n"
+	weakdepHeader = "# Weak dependencies extracted from modules themselves.\n"
+	symbolsHeader = "# Aliases for symbols, used by symbol_request().\n"
+	devnameHeader = "# Device nodes to trigger on-demand module loading.\n"
+)
+
+// readOptional reads p, returning nil and no error when it does not exist.
+func readOptional(fsys *rootfs.FS, p string) ([]byte, bool, error) {
+	b, err := fsys.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return b, true, nil
+}
+
+func lines(b []byte) []string {
+	var out []string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+// loadDB reads the text indexes of the modules directory dir.
+func loadDB(fsys *rootfs.FS, dir string) (*db, error) {
+	d := &db{dir: dir, byName: map[string]*module{}, byRel: map[string]*module{}, builtin: map[string]bool{}, builtinInfo: map[string][]string{}}
+	depPath := path.Join(dir, "modules.dep")
+	dep, err := fsys.ReadFile(depPath)
+	if err != nil {
+		return nil, fmt.Errorf("%w (run depmod for this kernel)", err)
+	}
+	for n, line := range lines(dep) {
+		if line == "" {
+			continue
+		}
+		rel, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: no ':' in %q", depPath, n+1, line)
+		}
+		m := &module{name: ModName(rel), rel: rel, deps: strings.Fields(rest), idx: len(d.modules)}
+		if _, dup := d.byName[m.name]; dup {
+			// depmod keeps one file per name; keep the first line as libkmod
+			// would return the first value.
+			continue
+		}
+		d.modules = append(d.modules, m)
+		d.byName[m.name] = m
+		d.byRel[rel] = m
+	}
+
+	parse := func(name string, fn func(b []byte, p string) error) error {
+		p := path.Join(dir, name)
+		b, ok, err := readOptional(fsys, p)
+		if err != nil || !ok {
+			return err
+		}
+		return fn(b, p)
+	}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(parse("modules.alias", func(b []byte, p string) error {
+		d.aliasText = b
+		for _, l := range lines(b) {
+			if a, ok := parseAlias(l); ok {
+				d.aliases = append(d.aliases, a)
+			}
+		}
+		return nil
+	}))
+	add(parse("modules.softdep", func(b []byte, p string) error {
+		for _, l := range lines(b) {
+			if s, ok := parseDepLine(l); ok && len(s.weak) == 0 {
+				d.softdeps = append(d.softdeps, s)
+			}
+		}
+		return nil
+	}))
+	add(parse("modules.weakdep", func(b []byte, p string) error {
+		d.hasWeakdep = true
+		for _, l := range lines(b) {
+			if s, ok := parseDepLine(l); ok && len(s.weak) > 0 {
+				d.weakdeps = append(d.weakdeps, s)
+			}
+		}
+		return nil
+	}))
+	add(parse("modules.symbols", func(b []byte, p string) error {
+		d.hasSymbols = true
+		for _, l := range lines(b) {
+			if a, ok := parseAlias(l); ok {
+				d.symbols = append(d.symbols, a)
+			}
+		}
+		return nil
+	}))
+	add(parse("modules.devname", func(b []byte, p string) error {
+		d.hasDevname = true
+		for _, l := range lines(b) {
+			if l != "" && !strings.HasPrefix(l, "#") {
+				d.devname = append(d.devname, l)
+			}
+		}
+		return nil
+	}))
+	add(parse("modules.builtin", func(b []byte, p string) error {
+		d.builtinText = b
+		for _, l := range lines(b) {
+			if l == "" {
+				continue
+			}
+			name := ModName(l)
+			if !d.builtin[name] {
+				d.builtin[name] = true
+			}
+			d.builtinMods = append(d.builtinMods, name)
+		}
+		return nil
+	}))
+	add(parse("modules.builtin.modinfo", func(b []byte, p string) error {
+		d.modinfoText = b
+		for _, kv := range bytes.Split(b, []byte{0}) {
+			mod, rest, ok := strings.Cut(string(kv), ".")
+			if !ok || mod == "" {
+				continue
+			}
+			key, val, ok := strings.Cut(rest, "=")
+			if !ok {
+				continue
+			}
+			name := strings.ReplaceAll(mod, "-", "_")
+			d.builtin[name] = true
+			if key == "alias" {
+				d.builtinInfo[name] = append(d.builtinInfo[name], val)
+			}
+		}
+		return nil
+	}))
+	add(parse("modules.order", func(b []byte, p string) error {
+		d.hasOrder = true
+		for _, l := range lines(b) {
+			if l != "" {
+				d.order = append(d.order, l)
+			}
+		}
+		return nil
+	}))
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return d, nil
+}
+
+// parseAlias parses "alias PATTERN MODNAME".
+func parseAlias(l string) (aliasLine, bool) {
+	f := strings.Fields(l)
+	if len(f) != 3 || f[0] != "alias" {
+		return aliasLine{}, false
+	}
+	// An alias with unmatched brackets matches nothing and is left out of
+	// the binary index, but depmod keeps it in the text file.
+	norm, _ := NormalizeAlias(f[1])
+	return aliasLine{pattern: f[1], norm: norm, modname: strings.ReplaceAll(f[2], "-", "_")}, true
+}
+
+// parseDepLine parses "softdep MOD pre: A B post: C" and "weakdep MOD A B".
+// Names before any "pre:"/"post:" of a softdep are ignored, as libkmod
+// ignores them.
+func parseDepLine(l string) (depLine, bool) {
+	f := strings.Fields(l)
+	if len(f) < 3 || (f[0] != "softdep" && f[0] != "weakdep") {
+		return depLine{}, false
+	}
+	s := depLine{modname: strings.ReplaceAll(f[1], "-", "_"), text: l}
+	if f[0] == "weakdep" {
+		s.weak = f[2:]
+		return s, true
+	}
+	s.pre, s.post = parseSoftdep(f[2:])
+	return s, true
+}
+
+// parseSoftdep splits the words of a softdep value into its pre and post
+// names.
+func parseSoftdep(words []string) (pre, post []string) {
+	mode := ""
+	for _, w := range words {
+		switch w {
+		case "pre:", "post:":
+			mode = w
+			continue
+		}
+		switch mode {
+		case "pre:":
+			pre = append(pre, w)
+		case "post:":
+			post = append(post, w)
+		}
+	}
+	return pre, post
+}
