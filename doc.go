@@ -1,0 +1,47 @@
+// Package mkinitrd builds initrds: from a manifest, it resolves the
+// minimal closure of files (package resolve) and streams it as a
+// reproducible newc cpio archive (package cpiogen) through a compressor
+// (package compressors), without a staging directory.
+//
+// The command mkinitrd-ng is a thin layer over this package; a program
+// that builds images (an image builder, a test harness, a kernel hook
+// written in Go) can do what it does in-process.
+//
+// # Building
+//
+// A build is one call. The manifest comes from JSON (resolve.ParseManifest,
+// the format the README documents) or is written as a Go value; the
+// Options override what the command line overrides:
+//
+//	f, err := os.Open("initrd.json")
+//	...
+//	m, err := resolve.ParseManifest(f, "initrd.json")
+//	...
+//	res, err := mkinitrd.Build(ctx, m, w, mkinitrd.Options{MTime: epoch})
+//
+// Build writes nothing to w when resolution fails, but once writing has
+// begun an error can leave w with a partial image: write to a temporary
+// file and rename it when Build succeeds, as mkinitrd-ng does.
+//
+// # Two steps
+//
+// Build is Resolve followed by WriteArchive. Resolve returns the
+// closure, a sorted []resolve.Entry that says what each path of the
+// initrd is, where its content comes from and why it is there; nothing
+// is read beyond what deciding this needs. WriteArchive then streams the
+// closure, reading file contents from the root (OpenRoot) as it goes.
+// Between the two, a program can inspect the closure, or add entries
+// that come from elsewhere (see the WriteArchive example).
+//
+// # Reading images
+//
+// compressors.Detect and compressors.NewReader decode an image whatever
+// its compression; cpiogen.NewReader lists the archive (see the list
+// example).
+//
+// # Stability
+//
+// The API is this package's exported names and the types of packages
+// resolve, cpiogen and compressors they use. New options are added as
+// Options fields whose zero value keeps the old behaviour.
+package mkinitrd
