@@ -87,6 +87,13 @@ type resolver struct {
 
 // Resolve computes the closure of m inside fsys.
 func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
+	if err := m.Validate(); err != nil {
+		origin := m.Origin
+		if origin == "" {
+			origin = "manifest"
+		}
+		return nil, fmt.Errorf("%s: %w", origin, err)
+	}
 	if opts.Jobs <= 0 {
 		opts.Jobs = runtime.GOMAXPROCS(0)
 	}

@@ -145,10 +145,7 @@ func ParseManifest(r io.Reader, origin string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s", origin, jsonErrorText(data, err))
 	}
-	for i := range m.Contents {
-		m.Contents[i].index = i
-	}
-	if err := m.validate(); err != nil {
+	if err := m.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", origin, err)
 	}
 	return m, nil
@@ -207,7 +204,12 @@ func lineCol(data []byte, offset int64) (int, int) {
 
 var dlopenPriorities = map[string]bool{"": true, "required": true, "recommended": true, "suggested": true}
 
-func (m *Manifest) validate() error {
+// Validate checks a manifest built in Go as ParseManifest checks a file:
+// Resolve refuses a manifest that does not pass.
+func (m *Manifest) Validate() error {
+	for i := range m.Contents {
+		m.Contents[i].index = i
+	}
 	var errs []error
 	if err := m.Dlopen.validate(); err != nil {
 		errs = append(errs, fmt.Errorf("dlopen: %w", err))

@@ -3,6 +3,8 @@ package resolve
 import (
 	"strings"
 	"testing"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
 
 func TestParseManifestErrors(t *testing.T) {
@@ -88,5 +90,25 @@ func TestManifestTooLarge(t *testing.T) {
 	_, err := ParseManifest(big, "big.json")
 	if err == nil || !strings.Contains(err.Error(), "big.json: manifest larger than 64 MiB") {
 		t.Errorf("error = %v", err)
+	}
+}
+
+// TestResolveValidates: a manifest built in Go is checked as a file is,
+// so an entry of no kind cannot archive a whole tree.
+func TestResolveValidates(t *testing.T) {
+	tr := newTree(t)
+	for _, m := range []*Manifest{
+		{Contents: []Content{{Target: "/x"}}},
+		{Contents: []Content{{Target: "/dev/x", Type: "char"}}},
+	} {
+		fsys, err := rootfs.New(tr.root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Resolve(m, fsys, Options{})
+		fsys.Close()
+		if err == nil || !strings.HasPrefix(err.Error(), "manifest: contents[0]") {
+			t.Errorf("Resolve(%+v) error = %v", m.Contents[0], err)
+		}
 	}
 }
