@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
 	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
 	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
@@ -105,5 +106,53 @@ func TestHardLinksShareAnInode(t *testing.T) {
 	}
 	if len(hdrs) != 2 || hdrs[0].Ino != hdrs[1].Ino || hdrs[0].NLink != 2 || hdrs[0].Size != 0 || hdrs[1].Size != 6 {
 		t.Errorf("headers = %+v", hdrs)
+	}
+}
+
+// TestDecompressedEntry: an entry marked Decompress is stored decoded,
+// and a decoded size that no longer matches is an error.
+func TestDecompressedEntry(t *testing.T) {
+	dir := t.TempDir()
+	plain := bytes.Repeat([]byte("module code "), 5000)
+	var xzData bytes.Buffer
+	xzc, err := compressors.Lookup("xz", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := xzc.NewWriter(&xzData)
+	w.Write(plain)
+	w.Close()
+	if err := os.WriteFile(filepath.Join(dir, "m.ko.xz"), xzData.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fsys, err := rootfs.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	for _, tt := range []struct {
+		size    int64
+		wantErr bool
+	}{{int64(len(plain)), false}, {int64(len(plain)) - 1, true}} {
+		c := &resolve.Closure{Entries: []resolve.Entry{{Path: "/m.ko", Kind: resolve.File, Source: "/m.ko.xz",
+			Size: tt.size, Mode: 0o644, Decompress: true}}}
+		var out bytes.Buffer
+		_, err := WriteArchive(context.Background(), &out, fsys, c, 0)
+		if tt.wantErr {
+			if err == nil || !strings.Contains(err.Error(), "decoded size changed") {
+				t.Errorf("size %d: err = %v", tt.size, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := cpiogen.NewReader(&out)
+		if h, err := r.Next(); err != nil || h.Name != "m.ko" {
+			t.Fatalf("first entry %v, %v", h, err)
+		}
+		if got, _ := io.ReadAll(r); !bytes.Equal(got, plain) {
+			t.Errorf("stored %d bytes, not the decoded module", len(got))
+		}
 	}
 }

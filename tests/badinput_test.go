@@ -172,6 +172,17 @@ func unitCases() []badInput {
 		}
 	}
 	return []badInput{
+		{name: "unknown kernel module", manifest: `{"modules":{"load":["ext5"]}}`, code: 1,
+			setup: func(t *testing.T, root string) {
+				writeFiles(t, root, map[string]string{
+					"lib/modules/6.1.0-1-amd64/modules.dep":            "kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko\nkernel/fs/jbd2/jbd2.ko:\n",
+					"lib/modules/6.1.0-1-amd64/kernel/fs/ext4/ext4.ko": "not really a module",
+					"lib/modules/6.1.0-1-amd64/kernel/fs/jbd2/jbd2.ko": "not really a module",
+				})
+			},
+			want: []string{"ext5", "close matches: ext4"}},
+		{name: "no kernel modules at all", manifest: `{"modules":{"load":["ext4"]}}`, code: 1,
+			want: []string{"/lib/modules"}},
 		{name: "unknown unit", manifest: `{"units":["nosuch.service"]}`, code: 1,
 			want: []string{"nosuch.service", "/usr/lib/systemd/system"}},
 		{name: "unit runs a missing program", manifest: `{"units":["a.service"]}`, code: 1,
