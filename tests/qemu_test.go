@@ -137,3 +137,13 @@ func TestBootBusybox(t *testing.T) {
 		})
 	}
 }
+
+// TestBootShellExample boots the README's first example, this host's
+// bash as a rescue shell, to the line its /init prints.
+func TestBootShellExample(t *testing.T) {
+	img := filepath.Join(t.TempDir(), "initrd.img")
+	if r := run(t, nil, "-m", "../examples/shell.json", "-o", img); r.code != 0 {
+		t.Fatalf("mkinitrd-ng: %s", r.stderr)
+	}
+	vm{initrd: img, marker: "mkinitrd-ng rescue shell on " + kernelVersion(t), timeout: 3 * time.Minute}.boot(t)
+}
