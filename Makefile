@@ -4,7 +4,7 @@ PREFIX  ?= /usr/local
 BIN     := bin/mkinitrd-ng
 # Tests need these Debian packages; `make deps` installs the missing ones.
 DEPS    := cpio libarchive-tools gcc libc6-dev xz-utils zstd lz4 gzip bzip2 \
-           qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs kmod systemd udev \
+           qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs kmod systemd udev time \
            linux-source-6.1 groff-base strace
 FUZZTIME ?= 10s
 # `make install` paths; DESTDIR prefixes them all, for packaging.
@@ -17,7 +17,7 @@ KERNEL_HOOK_DIR    ?= /etc/kernel
 # The installed hooks call the binary by its installed path, not via $PATH.
 HOOK_SED = sed 's|MKINITRD_NG:-mkinitrd-ng}|MKINITRD_NG:-$(BINDIR)/mkinitrd-ng}|'
 
-.PHONY: all build install test unit e2e deps fuzz bench vet clean initrd
+.PHONY: all build install test unit e2e deps fuzz bench benchgo vet clean initrd
 
 all: build
 
@@ -57,7 +57,15 @@ test: deps vet
 fuzz:
 	@sh tests/fuzz.sh $(FUZZTIME)
 
+# Compares whole builds with the cp + cpio + compressor pipeline and prints
+# the table of the README's Performance section (subsets: BENCH_RUNS,
+# BENCH_WORKLOADS, BENCH_COMPRESSORS; see bench/cmd/mkinitrd-bench).
 bench: build
+	$(GO) run ./bench/cmd/mkinitrd-bench
+
+# The Go micro-benchmarks: newc writer, ELF reader, compressors serial vs
+# segmented.
+benchgo:
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
 
 clean:

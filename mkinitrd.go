@@ -21,8 +21,13 @@ type Options struct {
 	Compressor compressors.Compressor
 	// MTime is every entry's modification time (SOURCE_DATE_EPOCH).
 	MTime int64
-	// Jobs bounds the concurrent work (0: GOMAXPROCS).
+	// Jobs bounds the concurrent work (0: GOMAXPROCS): files analysed
+	// and segments compressed at once. The output does not depend on it.
 	Jobs int
+	// SegmentSize is the uncompressed size of the independently compressed
+	// segments of the archive (0: compressors.DefaultSegmentSize). The
+	// output depends on it.
+	SegmentSize int
 	// AllowMissing turns missing libraries into warnings.
 	AllowMissing bool
 	// KernelVersion is the kernel version whose modules are included
@@ -110,7 +115,8 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 	if err := WriteEarly(counted, fsys, m, opts.MTime); err != nil {
 		return nil, err
 	}
-	cw, err := comp.NewWriter(counted)
+	cw, err := compressors.NewSegmentedWriter(counted, comp,
+		compressors.SegmentOptions{Size: opts.SegmentSize, Jobs: opts.Jobs})
 	if err != nil {
 		return nil, err
 	}

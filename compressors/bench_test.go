@@ -58,3 +58,56 @@ func BenchmarkDecompress(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSegmented compares each segmentable compressor writing one
+// stream (serial) with NewSegmentedWriter at the default segment size and
+// one job per core, on 24 MiB cut into entries of up to 64 KiB. The
+// "ratio" metric shows what segmenting costs in size.
+func BenchmarkSegmented(b *testing.B) {
+	data := mixedData(24<<20, 13)
+	var sizes []int
+	for off, i := 0, 0; off < len(data); i++ {
+		k := min(len(data)-off, 1+(i*7919)%(64<<10))
+		sizes = append(sizes, k)
+		off += k
+	}
+	for _, name := range []string{"gzip", "zstd", "xz", "lz4", "gzip-cli", "zstd-cli", "xz-cli"} {
+		c := lookup(b, name, 0)
+		for _, mode := range []string{"serial", "segmented"} {
+			b.Run(name+"/"+mode, func(b *testing.B) {
+				b.SetBytes(int64(len(data)))
+				var out countWriter
+				for b.Loop() {
+					out.n = 0
+					var w io.WriteCloser
+					var err error
+					if mode == "serial" {
+						w, err = c.NewWriter(&out)
+					} else {
+						w, err = NewSegmentedWriter(&out, c, SegmentOptions{})
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					marker, _ := w.(interface{ EntryBoundary() error })
+					off := 0
+					for _, k := range sizes {
+						if _, err := w.Write(data[off : off+k]); err != nil {
+							b.Fatal(err)
+						}
+						off += k
+						if marker != nil {
+							if err := marker.EntryBoundary(); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+					if err := w.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(out.n)/float64(len(data)), "ratio")
+			})
+		}
+	}
+}

@@ -44,8 +44,9 @@ func Names() []string {
 
 // Lookup returns the compressor called name at the given level. Level 0
 // selects the format's default; other levels must lie in the format's range
-// (see the package documentation). A name starting with "cmd:" runs an
-// external command, which takes no level.
+// (see the package documentation). A name from CLINames runs the format's
+// reference tool, which must be installed. A name starting with "cmd:" runs
+// an external command, which takes no level.
 func Lookup(name string, level int) (Compressor, error) {
 	if line, ok := strings.CutPrefix(name, CmdPrefix); ok {
 		if level != 0 {
@@ -57,10 +58,13 @@ func Lookup(name string, level int) (Compressor, error) {
 		}
 		return External(argv)
 	}
+	if c, ok, err := lookupCLICompressor(name, level); ok {
+		return c, err
+	}
 	s, ok := lookupSpec(name)
 	if !ok {
-		return nil, fmt.Errorf("unknown compressor %q (known: %s, or %s<command line>)",
-			name, strings.Join(Names(), ", "), CmdPrefix)
+		return nil, fmt.Errorf("unknown compressor %q (known: %s, %s, or %s<command line>)",
+			name, strings.Join(Names(), ", "), strings.Join(CLINames(), ", "), CmdPrefix)
 	}
 	switch {
 	case level == 0:
@@ -133,14 +137,37 @@ func (c *builtin) String() string {
 }
 
 func (c *builtin) NewWriter(w io.Writer) (io.WriteCloser, error) {
+	return c.newWriterJobs(w, 0)
+}
+
+// newWriterJobs is NewWriter with the number of goroutines lz4 may use
+// (0: its default); the other formats run on the calling goroutine.
+func (c *builtin) newWriterJobs(w io.Writer, jobs int) (io.WriteCloser, error) {
 	if w == nil {
 		return nil, errors.New("compressors: NewWriter with a nil writer")
 	}
-	zw, err := c.newWriter(w, c.level)
+	var zw io.WriteCloser
+	var err error
+	if c.name == "lz4" {
+		zw, err = newLz4Jobs(w, c.level, jobs)
+	} else {
+		zw, err = c.newWriter(w, c.level)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c, err)
 	}
 	return zw, nil
+}
+
+// concatenable reports whether streams of the format may follow each
+// other: the kernel unpacks concatenated gzip members, zstd frames and xz
+// streams, but nothing after an lz4 stream, and "none" needs no segments.
+func (c *builtin) concatenable() bool {
+	switch c.name {
+	case "gzip", "zstd", "xz":
+		return true
+	}
+	return false
 }
 
 // nopCloser passes writes through; Close has nothing to finish.
@@ -160,7 +187,16 @@ func newGzip(w io.Writer, level int) (io.WriteCloser, error) {
 	// klauspost/compress/gzip writes the zero time.Time as a nonzero MTIME
 	// (its Unix value truncated), unlike compress/gzip: set 0 explicitly.
 	zw.ModTime = time.Unix(0, 0)
-	return zw, nil
+	return gzipWriter{zw}, nil
+}
+
+// gzipWriter keeps the header's zero MTIME across Reset, which clears it.
+type gzipWriter struct{ *gzip.Writer }
+
+// Reset starts a new member on w, as a new writer of the same level would.
+func (g gzipWriter) Reset(w io.Writer) {
+	g.Writer.Reset(w)
+	g.ModTime = time.Unix(0, 0)
 }
 
 // zstdWindow is the largest window known to boot; the kernel's decoder
@@ -176,6 +212,9 @@ func newZstd(w io.Writer, level int) (io.WriteCloser, error) {
 		// Parallelism comes from compressing segments concurrently; one
 		// goroutine per writer keeps N workers on N cores.
 		zstd.WithEncoderConcurrency(1),
+		// Grows the history buffer as needed instead of allocating twice
+		// the window up front: 8 MiB less per encoder, same output.
+		zstd.WithLowerEncoderMem(true),
 	)
 }
 
@@ -192,11 +231,19 @@ func newXz(w io.Writer, level int) (io.WriteCloser, error) {
 	return cfg.NewWriter(w)
 }
 
-// lz4Concurrency bounds the goroutines of one lz4 writer; each holds two
-// 8 MiB legacy blocks.
+// lz4Concurrency bounds the goroutines of one lz4 writer when the caller
+// does not say; each holds two 8 MiB legacy blocks.
 const lz4Concurrency = 4
 
-func newLz4(w io.Writer, level int) (io.WriteCloser, error) {
+func newLz4(w io.Writer, level int) (io.WriteCloser, error) { return newLz4Jobs(w, level, 0) }
+
+// newLz4Jobs compresses up to jobs legacy blocks at once (0: GOMAXPROCS,
+// at most lz4Concurrency). The blocks are independent, so the output is
+// the same for any jobs.
+func newLz4Jobs(w io.Writer, level, jobs int) (io.WriteCloser, error) {
+	if jobs <= 0 {
+		jobs = min(runtime.GOMAXPROCS(0), lz4Concurrency)
+	}
 	lvl := lz4.CCompatFast
 	if level != lz4DefaultLevel {
 		lvl = lz4.Level1 << (level - 1)
@@ -205,7 +252,7 @@ func newLz4(w io.Writer, level int) (io.WriteCloser, error) {
 	err := zw.Apply(
 		lz4.LegacyOption(true),
 		lz4.CompressionLevelOption(lvl),
-		lz4.ConcurrencyOption(min(runtime.GOMAXPROCS(0), lz4Concurrency)),
+		lz4.ConcurrencyOption(jobs),
 	)
 	if err != nil {
 		return nil, err

@@ -276,7 +276,7 @@ func TestLookupErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"", 0, `unknown compressor ""`},
-		{"bzip2", 0, `unknown compressor "bzip2" (known: none, gzip, zstd, xz, lz4, or cmd:<command line>)`},
+		{"bzip2", 0, `unknown compressor "bzip2" (known: none, gzip, zstd, xz, lz4, gzip-cli, zstd-cli, xz-cli, or cmd:<command line>)`},
 		{"GZIP", 0, "unknown compressor"},
 		{"cmd:", 0, "empty command line"},
 		{"cmd:gzip -9", 9, "a level does not apply to an external command"},

@@ -33,8 +33,9 @@ func External(argv []string) (Compressor, error) {
 // external is a Compressor that runs a program.
 type external struct {
 	argv  []string
-	path  string // argv[0] resolved in PATH
-	line  string // argv quoted back into one line, for Name and messages
+	path  string   // argv[0] resolved in PATH
+	line  string   // argv quoted back into one line, for Name and messages
+	env   []string // the program's environment; nil inherits ours
 	ext   string
 	magic []byte
 }
@@ -56,6 +57,7 @@ func (c *external) NewWriter(w io.Writer) (io.WriteCloser, error) {
 	}
 	cmd := exec.Command(c.path, c.argv[1:]...)
 	cmd.Args[0] = c.argv[0]
+	cmd.Env = c.env
 	cmd.Stdout = w
 	stderr := &tailBuffer{max: stderrTail}
 	cmd.Stderr = stderr

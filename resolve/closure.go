@@ -103,7 +103,7 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 	}
 	r := &resolver{
 		fs: fsys, m: m, opts: opts, loader: loader,
-		store:    newStoreScanner(m.storeDirs()),
+		store:    newStoreScanner(existingDirs(fsys, m.storeDirs())),
 		explicit: map[string]*Entry{},
 		entries:  map[string]*Entry{},
 		seen:     map[string]bool{},

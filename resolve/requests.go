@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/elfdeps"
+	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
 
 // storeDirs returns the store directories, "/nix/store" by default.
@@ -15,6 +16,19 @@ func (m *Manifest) storeDirs() []string {
 		return m.StoreDirs
 	}
 	return []string{"/nix/store"}
+}
+
+// existingDirs keeps the directories that exist in the root: a store
+// that is not there cannot be referenced, and then no file needs to be
+// read for references at all.
+func existingDirs(fsys *rootfs.FS, dirs []string) []string {
+	var out []string
+	for _, d := range dirs {
+		if fi, err := fsys.Stat(d); err == nil && fi.IsDir() {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // policy returns the dlopen policy of an entry: its own, else the

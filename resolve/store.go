@@ -5,12 +5,16 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // storeScanner finds store paths such as /nix/store/<hash>-name/bin/x in
 // a stream of bytes.
 type storeScanner struct {
 	re *regexp.Regexp
+	// bufs recycles the read buffers: one per file would make resolving
+	// a large tree allocate as much as it reads.
+	bufs sync.Pool
 }
 
 // maxRef bounds one reference, so that scanning in chunks misses none
@@ -39,7 +43,11 @@ func (s *storeScanner) scan(r io.Reader) ([]string, error) {
 		return nil, nil
 	}
 	found := map[string]bool{}
-	buf := make([]byte, 1<<20)
+	buf, _ := s.bufs.Get().([]byte)
+	if buf == nil {
+		buf = make([]byte, 1<<20)
+	}
+	defer s.bufs.Put(buf)
 	keep := 0
 	for {
 		n, err := io.ReadFull(r, buf[keep:])

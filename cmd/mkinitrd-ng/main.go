@@ -43,6 +43,7 @@ type config struct {
 	manifest, output, compress, root, epoch string
 	kernelVersion                           string
 	level, jobs                             int
+	segmentSize                             string
 	dryRun, verbose, version, allowMissing  bool
 	stats                                   string // --stats FILE (spec.go)
 	printSpec                               bool   // --print-spec (spec.go)
@@ -59,7 +60,8 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.StringVar(&cfg.root, "root", "", "read sources from `DIR` as if chrooted into it (default: the manifest's root, else /)")
 	fl.StringVar(&cfg.kernelVersion, "kernel-version", "", "kernel `VERSION` whose modules are included (default: the newest under <root>/lib/modules)")
 	fl.StringVar(&cfg.epoch, "source-date-epoch", "", "mtime of every entry, in seconds (default: $SOURCE_DATE_EPOCH, else 0)")
-	fl.IntVarP(&cfg.jobs, "jobs", "j", 0, "files analysed at once (default: number of CPUs)")
+	fl.IntVarP(&cfg.jobs, "jobs", "j", 0, "files analysed and segments compressed at once (default: number of CPUs)")
+	fl.StringVar(&cfg.segmentSize, "segment-size", "", "compress in independent segments of about `SIZE` bytes (K, M, G suffixes; default 8M); the output depends on it")
 	fl.BoolVar(&cfg.allowMissing, "allow-missing", false, "warn about libraries that cannot be found instead of failing")
 	fl.BoolVar(&cfg.strict, "strict", false, "treat warnings as errors (for CI); nothing is written")
 	fl.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "resolve and print the entries without writing")
@@ -191,6 +193,13 @@ func options(cfg *config) (mkinitrd.Options, error) {
 		Strict: cfg.strict}
 	if cfg.jobs < 0 {
 		return opts, usageError{fmt.Errorf("--jobs %d: must be 0 or more", cfg.jobs)}
+	}
+	if cfg.segmentSize != "" {
+		n, err := compressors.ParseSize(cfg.segmentSize)
+		if err != nil {
+			return opts, usageError{fmt.Errorf("--segment-size: %w", err)}
+		}
+		opts.SegmentSize = n
 	}
 	// The version names a directory under /lib/modules and a file name.
 	if v := cfg.kernelVersion; v == "." || v == ".." || strings.ContainsAny(v, "/\x00") {

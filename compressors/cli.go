@@ -1,0 +1,124 @@
+package compressors
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+)
+
+// CLISuffix marks a compressor name that runs the format's reference tool
+// ("zstd-cli") instead of the built-in Go encoder ("zstd").
+const CLISuffix = "-cli"
+
+// CLINames lists the compressor names backed by external tools, in a fixed
+// order. Each runs one tool process per segment (see NewSegmentedWriter),
+// so the tools' better ratios come with the parallelism of the Go engines.
+func CLINames() []string {
+	return []string{"gzip-cli", "zstd-cli", "xz-cli"}
+}
+
+// cliSpec describes a CLI engine: the tool it runs, its level range on the
+// tool's own scale, and the arguments for a level.
+type cliSpec struct {
+	format        spec // the built-in format whose stream the tool writes
+	tool          string
+	min, max, def int
+	args          func(level int) []string
+}
+
+func lookupCLI(name string) (cliSpec, bool) {
+	format, ok := strings.CutSuffix(name, CLISuffix)
+	if !ok {
+		return cliSpec{}, false
+	}
+	s, _ := lookupSpec(format)
+	switch format {
+	case "gzip":
+		// -n: no name and no mtime, so the output depends only on the input.
+		return cliSpec{format: s, tool: "gzip", min: 1, max: 9, def: 6, args: func(l int) []string {
+			return []string{"-n", "-c", "-" + strconv.Itoa(l)}
+		}}, true
+	case "zstd":
+		// At most level 19: above it (--ultra) windows exceed what the
+		// kernel is known to decode. -T1 fixes the frame layout whatever
+		// ZSTD_NBTHREADS says (the environment is also cleaned).
+		return cliSpec{format: s, tool: "zstd", min: 1, max: 19, def: 3, args: func(l int) []string {
+			return []string{"-q", "-c", "-T1", "-" + strconv.Itoa(l)}
+		}}, true
+	case "xz":
+		return cliSpec{format: s, tool: "xz", min: 1, max: 9, def: 6, args: func(l int) []string {
+			return []string{"-q", "-c", "-T1", "--check=crc32",
+				fmt.Sprintf("--lzma2=preset=%d,dict=%s", l, xzCLIDict(l))}
+		}}, true
+	}
+	return cliSpec{}, false
+}
+
+// xzCLIDict is the dictionary of xz's preset level (1-9), capped at
+// 8 MiB: the largest known to boot, and as large as a default segment.
+func xzCLIDict(level int) string {
+	dicts := [...]string{"1MiB", "2MiB", "4MiB", "4MiB", "8MiB", "8MiB", "8MiB", "8MiB", "8MiB"}
+	return dicts[level-1]
+}
+
+// cleanEnv returns the environment without the variables through which
+// the tools take options, so that the output depends only on the
+// compressor name and level.
+func cleanEnv() []string {
+	drop := [...]string{"GZIP", "ZSTD_CLEVEL", "ZSTD_NBTHREADS", "XZ_DEFAULTS", "XZ_OPT"}
+	var env []string
+outer:
+	for _, kv := range os.Environ() {
+		for _, k := range drop {
+			if strings.HasPrefix(kv, k+"=") {
+				continue outer
+			}
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// lookupCLICompressor returns the CLI engine called name at level, or
+// ok=false when name is not a CLI engine's.
+func lookupCLICompressor(name string, level int) (c Compressor, ok bool, err error) {
+	s, ok := lookupCLI(name)
+	if !ok {
+		return nil, false, nil
+	}
+	switch {
+	case level == 0:
+		level = s.def
+	case level < s.min || level > s.max:
+		return nil, true, fmt.Errorf("compressor %s: level %d out of range %d-%d (0 selects the default, %d)",
+			name, level, s.min, s.max, s.def)
+	}
+	path, err := exec.LookPath(s.tool)
+	if err != nil {
+		return nil, true, fmt.Errorf("compressor %s: %w (install %s, or use -c %s for the built-in encoder)",
+			name, err, s.tool, s.format.name)
+	}
+	argv := append([]string{s.tool}, s.args(level)...)
+	ext := &external{argv: argv, path: path, line: joinCommand(argv), env: cleanEnv(),
+		ext: s.format.ext, magic: s.format.magic}
+	return &cliEngine{external: ext, name: name, level: level}, true, nil
+}
+
+// cliEngine is a Compressor that runs a format's reference tool; unlike a
+// "cmd:" compressor its streams may be concatenated, so it is segmented.
+type cliEngine struct {
+	*external
+	name  string
+	level int
+}
+
+// Name is the name Lookup takes, such as "zstd-cli"; the level is not
+// part of it, as with the built-in formats.
+func (c *cliEngine) Name() string { return c.name }
+
+// String is the command line run for each segment, for messages.
+func (c *cliEngine) String() string { return c.line }
+
+func (c *cliEngine) concatenable() bool { return true }
