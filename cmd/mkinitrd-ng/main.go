@@ -35,7 +35,18 @@ const (
 // usageError marks errors in how the command was called (exit status 2).
 type usageError struct{ error }
 
+// memoryLimit is the Go heap size the garbage collector aims to stay
+// under, unless $GOMEMLIMIT says otherwise. A build streams: what is live
+// is the closure and the compressors' bounded buffers, but resolving reads
+// the head of every file, and without a limit the collector lets that
+// garbage double the heap before it runs. It is a soft limit: a build that
+// needs more still gets it.
+const memoryLimit = 48 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
