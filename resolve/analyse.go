@@ -25,7 +25,8 @@ func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) 
 		return
 	}
 	defer f.Close()
-	head := make([]byte, 4096)
+	head := r.heads.Get().(*[4096]byte)[:]
+	defer r.heads.Put((*[4096]byte)(head))
 	n, err := io.ReadFull(f, head)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		o.errs = append(o.errs, fmt.Errorf("%s: read: %w", file, unwrapPath(err)))

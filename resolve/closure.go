@@ -78,6 +78,7 @@ type resolver struct {
 	opts     Options
 	loader   *elfdeps.Loader
 	store    *storeScanner
+	heads    sync.Pool         // 4 KiB buffers for the first bytes of each file
 	explicit map[string]*Entry // from the manifest: they win
 	entries  map[string]*Entry
 	seen     map[string]bool
@@ -108,6 +109,7 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 		entries:  map[string]*Entry{},
 		seen:     map[string]bool{},
 	}
+	r.heads.New = func() any { return new([4096]byte) }
 	queue, err := r.fromManifest()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Origin, err)
