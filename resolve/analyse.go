@@ -10,11 +10,8 @@ import (
 	"strings"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/elfdeps"
+	"github.com/mkinitrd-ng/mkinitrd-ng/units"
 )
-
-// execPath is where "#!/usr/bin/env NAME" finds NAME: systemd's fixed
-// PATH, which is also a sane default for scripts in an initrd.
-var execPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
 
 // analyse looks inside a regular file for what it pulls in: an ELF
 // file's libraries, a script's interpreter, and store-path references.
@@ -152,18 +149,19 @@ func (r *resolver) interpreter(o *outcome, file string, head []byte) {
 		if found := r.lookPath(w); found != "" {
 			o.next = append(o.next, request{path: found, why: why + " (through env)", from: file, program: true})
 		} else {
-			o.errs = append(o.errs, fmt.Errorf("%s: interpreter %q not found in %s", file, w, strings.Join(execPath, ":")))
+			o.errs = append(o.errs, fmt.Errorf("%s: interpreter %q not found in %s", file, w, strings.Join(units.DefaultPath(), ":")))
 		}
 		return
 	}
 }
 
-// lookPath finds a command name in execPath inside the root.
+// lookPath finds a command name in systemd's fixed PATH inside the
+// root: where "#!/usr/bin/env NAME" finds NAME in an initrd.
 func (r *resolver) lookPath(name string) string {
 	if strings.Contains(name, "/") {
 		return name
 	}
-	for _, dir := range execPath {
+	for _, dir := range units.DefaultPath() {
 		p := path.Join(dir, name)
 		if fi, err := r.fs.Stat(p); err == nil && fi.Mode().IsRegular() {
 			return p

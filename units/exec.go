@@ -18,6 +18,10 @@ var execKeys = map[string][]string{
 // (split-usr): where a command given by bare name is looked up.
 var defaultPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
 
+// DefaultPath returns the directories systemd searches for a bare
+// command name (its fixed PATH), a sane search path for scripts too.
+func DefaultPath() []string { return append([]string(nil), defaultPath...) }
+
 // command is one command of an Exec*= line: its executable as written
 // (specifiers not yet expanded) and the prefixes that matter here.
 type command struct {
