@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -70,7 +69,7 @@ func NewReader(format string, r io.Reader) (io.ReadCloser, error) {
 	case FormatGzip:
 		return newGzipReader(r)
 	case FormatZstd:
-		d, err := zstd.NewReader(&zstdFramer{r: bufio.NewReader(r)}, zstd.WithDecoderConcurrency(1))
+		d, err := zstd.NewReader(NewZstdFrames(bufio.NewReader(r)), zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
@@ -146,141 +145,17 @@ func (g *gzipReader) Read(p []byte) (int, error) {
 func (g *gzipReader) Close() error { return g.z.Close() }
 
 // skipZeros discards zero bytes; it returns io.EOF if the input ends.
-func skipZeros(br *bufio.Reader) error {
+// It peeks rather than reading and giving back, as the ZstdFrames sources
+// need not be able to unread.
+func skipZeros(r FrameSource) error {
 	for {
-		b, err := br.ReadByte()
-		if err != nil {
+		b, err := r.Peek(1)
+		if len(b) == 0 {
 			return err
 		}
-		if b != 0 {
-			return br.UnreadByte()
-		}
-	}
-}
-
-// zstdFramer passes through the frames of a zstd stream and drops the zero
-// bytes between them, which the kernel allows and the zstd decoder does not.
-// It walks the frame structure (RFC 8878 section 3.1) to find each frame's
-// end without decoding it.
-type zstdFramer struct {
-	r       *bufio.Reader
-	pending []byte // structure bytes read ahead and not yet passed on
-	payload int64  // bytes of block content or skippable data still to copy
-	blocks  bool   // inside a frame's blocks
-	last    bool   // the current block is the frame's last
-	check   bool   // the frame ends with a 4-byte checksum
-	err     error
-}
-
-const (
-	zstdMagic          = 0xFD2FB528
-	zstdSkippableMask  = 0xFFFFFFF0
-	zstdSkippableMagic = 0x184D2A50
-)
-
-func (f *zstdFramer) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for {
-		if len(f.pending) > 0 {
-			n := copy(p, f.pending)
-			f.pending = f.pending[n:]
-			return n, nil
-		}
-		if f.payload > 0 {
-			n, err := f.r.Read(p[:min(int64(len(p)), f.payload)])
-			f.payload -= int64(n)
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return n, err
-		}
-		if f.err != nil {
-			return 0, f.err
-		}
-		if f.err = f.next(); f.err != nil {
-			// Structure read before the error would only make the decoder
-			// fail with a vaguer message of its own.
-			f.pending = nil
-		}
-	}
-}
-
-// next reads the next piece of structure into pending and sets payload.
-func (f *zstdFramer) next() error {
-	if f.blocks {
-		if f.last {
-			f.blocks = false
-			if f.check {
-				return f.readPending(4)
-			}
+		if b[0] != 0 {
 			return nil
 		}
-		if err := f.readPending(3); err != nil {
-			return err
-		}
-		h := uint32(f.pending[0]) | uint32(f.pending[1])<<8 | uint32(f.pending[2])<<16
-		f.last = h&1 != 0
-		size := int64(h >> 3)
-		switch (h >> 1) & 3 {
-		case 0, 2: // raw, compressed
-			f.payload = size
-		case 1: // RLE: one byte repeated size times
-			f.payload = 1
-		default:
-			return errors.New("zstd: reserved block type")
-		}
-		return nil
+		r.ReadByte() // cannot fail: Peek has the byte in hand
 	}
-	if err := skipZeros(f.r); err != nil {
-		return err // io.EOF: the clean end of the input
-	}
-	if err := f.readPending(4); err != nil {
-		return err
-	}
-	magic := binary.LittleEndian.Uint32(f.pending)
-	if magic&zstdSkippableMask == zstdSkippableMagic {
-		if err := f.readPending(4); err != nil {
-			return err
-		}
-		f.payload = int64(binary.LittleEndian.Uint32(f.pending[4:]))
-		return nil
-	}
-	if magic != zstdMagic {
-		return fmt.Errorf("zstd: expected a frame, found bytes % x", f.pending)
-	}
-	if err := f.readPending(1); err != nil {
-		return err
-	}
-	fhd := f.pending[4]
-	single := fhd&0x20 != 0
-	f.check = fhd&0x04 != 0
-	n := [4]int{0, 1, 2, 4}[fhd&3]  // dictionary ID
-	n += [4]int{0, 2, 4, 8}[fhd>>6] // frame content size
-	if single && fhd>>6 == 0 {
-		n++ // a one-byte content size
-	}
-	if !single {
-		n++ // window descriptor
-	}
-	if err := f.readPending(n); err != nil {
-		return err
-	}
-	f.blocks, f.last = true, false
-	return nil
-}
-
-// readPending appends n bytes of input to pending.
-func (f *zstdFramer) readPending(n int) error {
-	start := len(f.pending)
-	f.pending = append(f.pending, make([]byte, n)...)
-	if _, err := io.ReadFull(f.r, f.pending[start:]); err != nil {
-		f.pending = f.pending[:start]
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("zstd: truncated frame: %w", err)
-	}
-	return nil
 }

@@ -3,7 +3,6 @@ package inspect
 import (
 	"bytes"
 	"compress/bzip2"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -27,8 +26,8 @@ import (
 // The decoders of package compressors read ahead into buffers of their
 // own, so they cannot hand the rest of the input over to the next
 // segment when the format changes. Here each decoder reads from the
-// source byte by byte (gzip, bzip2, xz, lzma) or through a framer that
-// passes on exactly one run of zstd frames.
+// source byte by byte (gzip, bzip2, xz, lzma) or through a
+// compressors.ZstdFrames that passes on exactly one run of zstd frames.
 type run struct {
 	src     *source
 	format  string
@@ -89,7 +88,7 @@ func newRun(src *source, format string) (*run, error) {
 			case err == io.ErrUnexpectedEOF:
 				// One zero byte of padding at the very end.
 				if b, ok := src.lastByte(); ok && b == 0 {
-					if _, perr := src.peek(1); perr == io.EOF {
+					if _, perr := src.Peek(1); perr == io.EOF {
 						return src.unread(1)
 					}
 				}
@@ -97,7 +96,12 @@ func newRun(src *source, format string) (*run, error) {
 			return err
 		}
 	case compressors.FormatZstd:
-		f := &zstdFramer{r: src}
+		f := compressors.NewZstdFrames(src)
+		f.StopAtForeign = true // the next segment's data stays in src
+		f.OnFrameEnd = func() {
+			r.members++
+			r.end = src.off
+		}
 		d, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
@@ -112,11 +116,6 @@ func newRun(src *source, format string) (*run, error) {
 			}
 			used = true
 			return d, nil
-		}
-		r.done = func(err error) error {
-			r.members = f.frames
-			r.end = f.end
-			return err
 		}
 	default:
 		// lz4 (legacy) must be the last segment of an image, as the kernel
@@ -197,7 +196,7 @@ func (r *run) finish(err error) error {
 		}
 		return err
 	}
-	head, _ := r.src.peek(compressors.DetectLen)
+	head, _ := r.src.Peek(compressors.DetectLen)
 	if compressors.Detect(head) != r.format {
 		return io.EOF
 	}
@@ -208,152 +207,6 @@ func (r *run) close() {
 	if r.stop != nil {
 		r.stop()
 	}
-}
-
-// zstdFramer passes on the frames of one run of zstd frames (and
-// skippable frames), dropping the zero padding between them, and
-// reports io.EOF at the first input that is not a frame, leaving it for
-// the next segment. It walks the frame structure (RFC 8878 section 3.1)
-// without decoding.
-type zstdFramer struct {
-	r       *source
-	pending []byte // structure bytes read and not yet passed on
-	payload int64  // block content or skippable data still to copy
-	blocks  bool   // inside a frame's blocks
-	last    bool   // the current block is the frame's last
-	check   bool   // the frame ends with a 4-byte checksum
-	frames  int    // frames passed on completely
-	end     int64  // source offset after the last complete frame
-	err     error
-}
-
-const (
-	zstdMagic          = 0xFD2FB528
-	zstdSkippableMask  = 0xFFFFFFF0
-	zstdSkippableMagic = 0x184D2A50
-)
-
-func (f *zstdFramer) Read(p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for {
-		if len(f.pending) > 0 {
-			n := copy(p, f.pending)
-			f.pending = f.pending[n:]
-			return n, nil
-		}
-		if f.payload > 0 {
-			n, err := f.r.Read(p[:min(int64(len(p)), f.payload)])
-			f.payload -= int64(n)
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			if f.payload == 0 && !f.blocks {
-				f.endFrame() // a skippable frame
-			}
-			return n, err
-		}
-		if f.err != nil {
-			return 0, f.err
-		}
-		if f.err = f.next(); f.err != nil && f.err != io.EOF {
-			f.pending = nil
-		}
-	}
-}
-
-func (f *zstdFramer) endFrame() {
-	f.frames++
-	f.end = f.r.off
-}
-
-// next reads the next piece of structure into pending and sets payload.
-func (f *zstdFramer) next() error {
-	if f.blocks {
-		if f.last {
-			f.blocks = false
-			if f.check {
-				if err := f.readPending(4); err != nil {
-					return err
-				}
-			}
-			f.endFrame()
-			return nil
-		}
-		if err := f.readPending(3); err != nil {
-			return err
-		}
-		h := uint32(f.pending[0]) | uint32(f.pending[1])<<8 | uint32(f.pending[2])<<16
-		f.last = h&1 != 0
-		size := int64(h >> 3)
-		switch (h >> 1) & 3 {
-		case 0, 2: // raw, compressed
-			f.payload = size
-		case 1: // RLE: one byte repeated size times
-			f.payload = 1
-		default:
-			return errors.New("zstd: reserved block type")
-		}
-		return nil
-	}
-	if err := f.r.skipZeros(); err != nil {
-		return err // io.EOF: the clean end of the input
-	}
-	head, err := f.r.peek(4)
-	if err != nil && len(head) < 4 {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("zstd: truncated frame: %w", err)
-	}
-	magic := binary.LittleEndian.Uint32(head)
-	if magic&zstdSkippableMask == zstdSkippableMagic {
-		if err := f.readPending(8); err != nil {
-			return err
-		}
-		f.payload = int64(binary.LittleEndian.Uint32(f.pending[4:]))
-		if f.payload == 0 {
-			f.endFrame()
-		}
-		return nil
-	}
-	if magic != zstdMagic {
-		return io.EOF // another segment follows
-	}
-	if err := f.readPending(5); err != nil {
-		return err
-	}
-	fhd := f.pending[4]
-	single := fhd&0x20 != 0
-	f.check = fhd&0x04 != 0
-	n := [4]int{0, 1, 2, 4}[fhd&3]  // dictionary ID
-	n += [4]int{0, 2, 4, 8}[fhd>>6] // frame content size
-	if single && fhd>>6 == 0 {
-		n++ // a one-byte content size
-	}
-	if !single {
-		n++ // window descriptor
-	}
-	if err := f.readPending(n); err != nil {
-		return err
-	}
-	f.blocks, f.last = true, false
-	return nil
-}
-
-// readPending appends n bytes of input to pending.
-func (f *zstdFramer) readPending(n int) error {
-	start := len(f.pending)
-	f.pending = append(f.pending, make([]byte, n)...)
-	if _, err := io.ReadFull(f.r, f.pending[start:]); err != nil {
-		f.pending = f.pending[:start]
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("zstd: truncated frame: %w", err)
-	}
-	return nil
 }
 
 // isCpio reports whether b starts a newc record (or another cpio format,

@@ -186,7 +186,7 @@ func (rd *reader) read() error {
 			return err
 		}
 		start := rd.src.off
-		head, _ := rd.src.peek(compressors.DetectLen)
+		head, _ := rd.src.Peek(compressors.DetectLen)
 		format := compressors.Detect(head)
 		seg := Segment{Index: len(rd.img.Segments), Format: format, Offset: start, Streams: 1}
 		if format == "" {
@@ -239,7 +239,7 @@ func (rd *reader) entries(seg *Segment, in *source, compressed bool) (end int64,
 		} else if err != nil {
 			return end, err
 		}
-		head, _ := in.peek(6)
+		head, _ := in.Peek(6)
 		if !isCpio(head) {
 			if compressed {
 				return end, fmt.Errorf("uncompressed offset %d: junk after the last record (bytes % x)", in.off, head)

@@ -318,7 +318,7 @@ func TestSourceUnread(t *testing.T) {
 	if err := s.unread(3); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := s.peek(4)
+	b, _ := s.Peek(4)
 	if string(b) != "7890" || s.off != 69997 {
 		t.Errorf("after unread: peek %q at %d, want \"7890\" at 69997", b, s.off)
 	}

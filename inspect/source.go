@@ -14,7 +14,8 @@ const histLen = 16
 // ahead, and can give back the last few bytes it returned. It is an
 // io.ByteReader, so flate, bzip2 and lzma decoders read from it byte by
 // byte and stop exactly at the end of their stream instead of buffering
-// past it into the next segment.
+// past it into the next segment. With Peek it is also a
+// compressors.FrameSource, for the zstd frame walker.
 type source struct {
 	r        io.Reader
 	buf      []byte
@@ -86,9 +87,9 @@ func (s *source) ReadByte() (byte, error) {
 	return b, nil
 }
 
-// peek returns up to n unread bytes without consuming them; fewer only
+// Peek returns up to n unread bytes without consuming them; fewer only
 // at the end of the input or on an error, which it then returns.
-func (s *source) peek(n int) ([]byte, error) {
+func (s *source) Peek(n int) ([]byte, error) {
 	s.fill(n)
 	if s.end-s.pos < n {
 		return s.buf[s.pos:s.end], s.err
