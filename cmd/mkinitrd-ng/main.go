@@ -76,7 +76,7 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.SetOutput(stderr)
 	fl.StringVarP(&cfg.manifest, "manifest", "m", "", "manifest `FILE` (JSON; - reads standard input)")
 	fl.StringVarP(&cfg.output, "output", "o", "", "output `FILE` (- writes standard output; a directory gets initrd.img-VERSION, see --kernel-version)")
-	fl.StringVarP(&cfg.compress, "compress", "c", "", "compressor: none, gzip, zstd, xz, lz4, or 'cmd:COMMAND ARGS' (default: the manifest's, else none)")
+	fl.StringVarP(&cfg.compress, "compress", "c", "", "compressor: none, gzip, zstd, xz, lz4, gzip-cli, zstd-cli, xz-cli, or 'cmd:COMMAND ARGS' (default: the manifest's, else none)")
 	fl.IntVar(&cfg.level, "level", 0, "compression level (0: the compressor's default)")
 	fl.StringVar(&cfg.root, "root", "", "read sources from `DIR` as if chrooted into it (default: the manifest's root, else /)")
 	fl.StringVar(&cfg.kernelVersion, "kernel-version", "", "kernel `VERSION` whose modules are included (default: the newest under <root>/lib/modules)")
@@ -91,7 +91,8 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.StringVar(&cfg.stats, "stats", "", "write build statistics as JSON to `FILE` (see the README for the fields)")
 	fl.BoolVar(&cfg.printSpec, "print-spec", false, "print the entries as a gen_init_cpio spec instead of building")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: mkinitrd-ng --manifest FILE --output FILE [options]\n\nOptions:\n%s", fl.FlagUsages())
+		fmt.Fprintf(stderr, "Usage: mkinitrd-ng --manifest FILE --output FILE [options]\n"+
+			"       mkinitrd-ng ls|diff|why|spec ... (mkinitrd-ng COMMAND --help)\n\nOptions:\n%s", fl.FlagUsages())
 	}
 	return fl
 }
