@@ -55,7 +55,7 @@ test: deps vet
 
 # A longer hunt: make fuzz FUZZTIME=10m
 fuzz:
-	@sh tests/fuzz.sh $(FUZZTIME)
+	@sh tests/fuzz.sh $(FUZZTIME) 60s
 
 # Compares whole builds with the cp + cpio + compressor pipeline and prints
 # the table of the README's Performance section (subsets: BENCH_RUNS,
