@@ -79,6 +79,7 @@ type resolver struct {
 	loader   *elfdeps.Loader
 	store    *storeScanner
 	heads    sync.Pool         // 4 KiB buffers for the first bytes of each file
+	dirs     sync.Map          // directory path -> *resolvedDir
 	explicit map[string]*Entry // from the manifest: they win
 	entries  map[string]*Entry
 	seen     map[string]bool
@@ -205,7 +206,7 @@ func (r *resolver) add(e *Entry) {
 // concurrently.
 func (r *resolver) handle(q *request) outcome {
 	var o outcome
-	final, links, err := r.fs.Resolve(q.path)
+	final, links, err := r.resolvePath(q.path)
 	if err != nil {
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", q.path, q.why, unwrapPath(err)))
 		return o
