@@ -109,14 +109,7 @@ func newRun(src *source, format string) (*run, error) {
 		r.stop = d.Close
 		// The framer passes every frame of the run; the decoder sees
 		// them as one input.
-		used := false
-		r.next = func() (io.Reader, error) {
-			if used {
-				return nil, io.EOF
-			}
-			used = true
-			return d, nil
-		}
+		r.next = once(d)
 	default:
 		// lz4 (legacy) must be the last segment of an image, as the kernel
 		// stops at anything after it; lzo has no decoder here and
@@ -126,14 +119,7 @@ func newRun(src *source, format string) (*run, error) {
 			return nil, err
 		}
 		r.stop = func() { d.Close() }
-		used := false
-		r.next = func() (io.Reader, error) {
-			if used {
-				return nil, io.EOF
-			}
-			used = true
-			return d, nil
-		}
+		r.next = once(d)
 	}
 	if err := r.open(); err != nil {
 		r.close()
@@ -212,3 +198,16 @@ func (r *run) close() {
 // isCpio reports whether b starts a newc record (or another cpio format,
 // which the record reader then names in its error).
 func isCpio(b []byte) bool { return bytes.HasPrefix(b, []byte("07070")) }
+
+// once returns a next function that hands out d, then io.EOF: a decoder
+// that reads a whole run of streams as one input.
+func once(d io.Reader) func() (io.Reader, error) {
+	used := false
+	return func() (io.Reader, error) {
+		if used {
+			return nil, io.EOF
+		}
+		used = true
+		return d, nil
+	}
+}

@@ -3,6 +3,7 @@ package kmod
 import (
 	"bytes"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -76,7 +77,7 @@ func TestHostClosureMatchesModprobe(t *testing.T) {
 	for _, m := range res.Modules {
 		got = append(got, m.Path)
 	}
-	wantList := sortedKeys(want)
+	wantList := slices.Sorted(maps.Keys(want))
 	if !slices.Equal(got, wantList) {
 		t.Errorf("closure of %q\n got %q\nwant %q (modprobe)", hostNames, got, wantList)
 	}

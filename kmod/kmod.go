@@ -17,8 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -274,7 +276,7 @@ func (r *resolver) lookup(name string) (mods []*module, builtin bool, via string
 	if r.db.builtin[norm] {
 		return nil, true, "", nil
 	}
-	for _, mod := range sortedKeys(r.db.builtinInfo) {
+	for _, mod := range slices.Sorted(maps.Keys(r.db.builtinInfo)) {
 		for _, a := range r.db.builtinInfo[mod] {
 			if an, ok := NormalizeAlias(a); ok && fnmatch(an, norm) {
 				return nil, true, "", nil
@@ -431,15 +433,6 @@ func (r *resolver) sorted() []*included {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].m.idx < out[j].m.idx })
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // joinSorted joins errors in the order of their messages.

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -125,7 +127,7 @@ func Closure(fsys *rootfs.FS, names []string, opts Options) (*Result, error) {
 		c.queue = c.queue[1:]
 		c.unit(j)
 	}
-	for _, unit := range sortedKeys(opts.Wants) {
+	for _, unit := range slices.Sorted(maps.Keys(opts.Wants)) {
 		if !c.units[unit] {
 			c.warnf("Wants links for %s are created, but %s itself is not in the closure", unit, unit)
 		}
@@ -179,34 +181,25 @@ func (c *closer) item(p, why string) {
 
 func (c *closer) result() (*Result, error) {
 	r := &Result{}
-	for _, p := range sortedKeys(c.links) {
+	for _, p := range slices.Sorted(maps.Keys(c.links)) {
 		r.Links = append(r.Links, c.links[p])
 	}
-	for _, p := range sortedKeys(c.items) {
+	for _, p := range slices.Sorted(maps.Keys(c.items)) {
 		if _, ok := c.links[p]; !ok { // an explicit link replaces what is there
 			r.Items = append(r.Items, c.items[p])
 		}
 	}
-	for _, p := range sortedKeys(c.execs) {
+	for _, p := range slices.Sorted(maps.Keys(c.execs)) {
 		r.Execs = append(r.Execs, c.execs[p])
 	}
-	r.Warnings = sortedKeys(c.warns)
+	r.Warnings = slices.Sorted(maps.Keys(c.warns))
 	sort.Slice(c.errs, func(i, j int) bool { return c.errs[i].Error() < c.errs[j].Error() })
 	return r, errors.Join(c.errs...)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // explicitWants turns Options.Wants into links and queued units.
 func (c *closer) explicitWants() {
-	for _, unit := range sortedKeys(c.opts.Wants) {
+	for _, unit := range slices.Sorted(maps.Keys(c.opts.Wants)) {
 		if u, ok := parseName(unit); !ok || u.kind == template {
 			c.errorf("Wants: %q is not a valid unit name", unit)
 			continue
@@ -594,7 +587,7 @@ func (c *closer) listDirs(dirs []string, suffix string) []string {
 		}
 	}
 	var out []string
-	for _, n := range sortedKeys(byName) {
+	for _, n := range slices.Sorted(maps.Keys(byName)) {
 		out = append(out, byName[n])
 	}
 	return out
