@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
 	"sync"
@@ -18,6 +19,9 @@ import (
 // lifetime: each path is opened at most once (to learn which file it is),
 // and each file (device and inode) is parsed once, whatever the number of
 // callers and of paths leading to it. A failed lookup is remembered too.
+// A caller that opens files itself can share them with the Loader (FileOf)
+// and ask which files it has read already (Parsed), so that no file is
+// opened twice.
 type Loader struct {
 	fs       *rootfs.FS
 	confDirs []string
@@ -40,10 +44,14 @@ type pathEntry struct {
 }
 
 type fileEntry struct {
-	once sync.Once
-	id   fileID
-	file *File
-	err  error // from Read, without the path
+	// ready is closed once file and err are set, by the caller that
+	// added the entry: a channel rather than a sync.Once, so that Parsed
+	// can wait for a file another caller is reading without being able to
+	// read it itself.
+	ready chan struct{}
+	id    fileID
+	file  *File
+	err   error // from Read, without the path
 }
 
 // NewLoader returns a Loader for the tree fsys. It reads /etc/ld.so.conf
@@ -72,9 +80,18 @@ func (l *Loader) ConfDirs() []string { return append([]string(nil), l.confDirs..
 // File returns the parsed ELF file at p, following symlinks inside the
 // tree. A file that is not ELF, or not a regular file, gives an error
 // wrapping ErrNotELF. Errors name p.
-func (l *Loader) File(p string) (*File, error) {
+func (l *Loader) File(p string) (*File, error) { return l.file(p, nil) }
+
+// FileOf is File for a caller that has the file at p open already as f:
+// f is read instead of p being opened again, and the result is kept for p
+// as if the Loader had opened it (Process(p) then reads nothing). The
+// caller keeps f, which FileOf reads with ReadAt only, so its offset is
+// unchanged. If p was opened before, f is not read.
+func (l *Loader) FileOf(p string, f *os.File) (*File, error) { return l.file(p, f) }
+
+func (l *Loader) file(p string, f *os.File) (*File, error) {
 	p = rootfs.Clean(p)
-	fe, err := l.open(p)
+	fe, err := l.open(p, f)
 	if err != nil {
 		return nil, err
 	}
@@ -84,27 +101,71 @@ func (l *Loader) File(p string) (*File, error) {
 	return fe.file, nil
 }
 
-// open returns the cached entry for p (a clean path), opening and parsing
-// the file on first use. The returned error is about reaching p; a parse
-// failure is in the entry's err.
-func (l *Loader) open(p string) (*fileEntry, error) {
+// Parsed returns the ELF file that fi, the FileInfo of the file at p,
+// describes if the Loader has read that file already through any path:
+// a library found under /lib/x86_64-linux-gnu is the same file as one
+// asked for under /usr/lib/x86_64-linux-gnu. It lets a caller that would
+// open a file only to learn that it is ELF skip the open. On success p is
+// remembered as leading to the file, so Process(p) does not open it
+// either. A file not read yet, or read and found not to be ELF, gives
+// false.
+func (l *Loader) Parsed(p string, fi fs.FileInfo) (*File, bool) {
+	id, ok := idOf(fi)
+	if !ok {
+		return nil, false
+	}
 	l.mu.Lock()
+	fe := l.ids[id]
+	l.mu.Unlock()
+	if fe == nil {
+		return nil, false
+	}
+	<-fe.ready
+	if fe.err != nil {
+		return nil, false
+	}
+	pe := l.pathEntry(rootfs.Clean(p))
+	pe.once.Do(func() { pe.fe = fe })
+	return fe.file, true
+}
+
+// pathEntry returns the cache entry for p (a clean path), new if p was
+// never asked for.
+func (l *Loader) pathEntry(p string) *pathEntry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	pe := l.paths[p]
 	if pe == nil {
 		pe = &pathEntry{}
 		l.paths[p] = pe
 	}
-	l.mu.Unlock()
-	pe.once.Do(func() { pe.fe, pe.err = l.openUncached(p) })
+	return pe
+}
+
+// open returns the cached entry for p (a clean path), on first use reading
+// f, or opening p if f is nil. The returned error is about reaching p; a
+// parse failure is in the entry's err.
+func (l *Loader) open(p string, f *os.File) (*fileEntry, error) {
+	pe := l.pathEntry(p)
+	pe.once.Do(func() {
+		if f != nil {
+			pe.fe, pe.err = l.read(p, f)
+			return
+		}
+		opened, err := l.fs.Open(p)
+		if err != nil {
+			pe.err = err
+			return
+		}
+		defer opened.Close()
+		pe.fe, pe.err = l.read(p, opened)
+	})
 	return pe.fe, pe.err
 }
 
-func (l *Loader) openUncached(p string) (*fileEntry, error) {
-	f, err := l.fs.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+// read returns the entry of the file f, open at p, parsing it unless the
+// same file (device and inode) was parsed before through another path.
+func (l *Loader) read(p string, f *os.File) (*fileEntry, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
@@ -112,20 +173,33 @@ func (l *Loader) openUncached(p string) (*fileEntry, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w (%s)", ErrNotELF, fileKind(fi.Mode()))}
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
+	id, ok := idOf(fi)
 	if !ok {
 		return nil, fmt.Errorf("%s: no device and inode numbers", p)
 	}
-	id := fileID{dev: uint64(st.Dev), ino: st.Ino}
 	l.mu.Lock()
 	fe := l.ids[id]
-	if fe == nil {
-		fe = &fileEntry{id: id}
+	first := fe == nil
+	if first {
+		fe = &fileEntry{id: id, ready: make(chan struct{})}
 		l.ids[id] = fe
 	}
 	l.mu.Unlock()
-	fe.once.Do(func() { fe.file, fe.err = Read(f) })
+	if first {
+		fe.file, fe.err = Read(f)
+		close(fe.ready)
+	}
+	<-fe.ready
 	return fe, nil
+}
+
+// idOf returns the device and inode numbers of the file fi describes.
+func idOf(fi fs.FileInfo) (fileID, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false
+	}
+	return fileID{dev: uint64(st.Dev), ino: st.Ino}, true
 }
 
 func fileKind(m fs.FileMode) string {

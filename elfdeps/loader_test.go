@@ -3,6 +3,7 @@ package elfdeps
 import (
 	"debug/elf"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -606,6 +607,58 @@ func TestConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestFileOfAndParsed: a file handed over open (FileOf), or one the Loader
+// knows by its device and inode (Parsed), is not opened again. The paths
+// given are absent from the tree: had the Loader opened them, it would have
+// failed.
+func TestFileOfAndParsed(t *testing.T) {
+	fx := fixtures(t)
+	l, err := NewLoader(fx.fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(fx.host("/opt/misc/bin/exe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.ReadFull(f, make([]byte, 16)); err != nil {
+		t.Fatal(err)
+	}
+	ef, err := l.FileOf("/opt/nowhere/exe", f)
+	if err != nil || !slices.Contains(ef.Needed, "libreal.so") {
+		t.Fatalf("FileOf = %+v, %v", ef, err)
+	}
+	if off, _ := f.Seek(0, io.SeekCurrent); off != 16 {
+		t.Errorf("FileOf moved the offset to %d", off)
+	}
+	if objs, err := l.Process("/opt/nowhere/exe", DlopenPolicy{}); err != nil || objs[0].Path != "/opt/nowhere/exe" {
+		t.Fatalf("Process of the file handed over = %q, %v", objLines(objs), err)
+	}
+
+	lstat := func(p string) fs.FileInfo {
+		fi, err := os.Lstat(fx.host(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	// The Process above found /usr/lib64/libreal.so.
+	if ef, ok := l.Parsed("/opt/nowhere/libreal.so", lstat("/usr/lib64/libreal.so")); !ok || ef.Soname != "libreal.so" {
+		t.Errorf("Parsed(libreal.so) = %+v, %v", ef, ok)
+	}
+	if _, err := l.File("/opt/nowhere/libreal.so"); err != nil {
+		t.Errorf("the path Parsed was given is not remembered: %v", err)
+	}
+	// Not read yet; read and found not ELF; a directory.
+	l.Process("/opt/m32/bin/exe", DlopenPolicy{})
+	for _, p := range []string{"/usr/lib64/libD.so", "/opt/m32/b/libW.so.1", "/opt/m32/c/libW.so.1"} {
+		if ef, ok := l.Parsed(p, lstat(p)); ok {
+			t.Errorf("Parsed(%s) = %+v, true", p, ef)
+		}
+	}
 }
 
 func TestReadLdSoConf(t *testing.T) {

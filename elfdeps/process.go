@@ -228,7 +228,7 @@ func (l *Loader) Process(p string, policy DlopenPolicy) ([]Object, error) {
 		return nil, err
 	}
 	p = rootfs.Clean(p)
-	fe, err := l.open(p)
+	fe, err := l.open(p, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +366,7 @@ func (pr *process) dlopen(from *obj, e DlopenNote, mandatory bool) {
 
 func (pr *process) interp(root *obj, p string) {
 	miss := &MissingError{Soname: p, Reason: ReasonInterpreter, Chain: []string{root.path}, Searched: []string{p}}
-	fe, err := pr.l.open(p)
+	fe, err := pr.l.open(p, nil)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			miss.Skipped = []string{fmt.Sprintf("%s: %v", p, err)}
@@ -428,7 +428,7 @@ func (pr *process) findAs(from *obj, name, reason, feat string) findResult {
 // try examines one candidate and reports whether the search is over
 // (found, or stopped by a file that cannot be parsed).
 func (pr *process) try(from *obj, name, p, reason, feat string, res *findResult) bool {
-	fe, err := pr.l.open(p)
+	fe, err := pr.l.open(p, nil)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			res.skipped = append(res.skipped, fmt.Sprintf("%s (%v)", p, unwrapPath(err)))

@@ -15,7 +15,20 @@ import (
 
 // analyse looks inside a regular file for what it pulls in: an ELF
 // file's libraries, a script's interpreter, and store-path references.
+//
+// Each file is opened once, here or by the loader: an ELF file opened here
+// is handed to the loader, which reads it from the open file, and one the
+// loader has parsed already (a library it found, a program asked for again
+// under another path) is not opened again unless its content is scanned.
 func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) {
+	if !r.m.ScanELF {
+		if _, ok := r.loader.Parsed(file, fi); ok {
+			if q.program {
+				r.elfDeps(o, q, file)
+			}
+			return
+		}
+	}
 	f, err := r.fs.OpenNoFollow(file)
 	if err != nil {
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", file, q.why, unwrapPath(err)))
@@ -28,6 +41,11 @@ func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) 
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		o.errs = append(o.errs, fmt.Errorf("%s: read: %w", file, unwrapPath(err)))
 		return
+	}
+	if elfdeps.IsELF(head[:n]) {
+		// A parse error is not wanted here: Process reports it, for a
+		// program, with the request's reason.
+		r.loader.FileOf(file, f)
 	}
 	r.analyseData(o, q, file, head[:n], f)
 }

@@ -193,6 +193,26 @@ func TestStoreReferences(t *testing.T) {
 	sameList(t, paths(c), []string{unit})
 }
 
+// TestScanELF: with scanELF, a program (opened here, handed to the loader)
+// and a library (parsed by the loader first) are both read whole for store
+// paths, past their first 4 KiB, where gcc puts string constants.
+func TestScanELF(t *testing.T) {
+	tr := newTree(t)
+	tr.withLibc()
+	const hp, hl = "0123456789abcdfghijklmnpqrsvwxyz", "zyxwvsrqpnmlkjihgfdcba9876543210"
+	progData := "/nix/store/" + hp + "-data/p"
+	libData := "/nix/store/" + hl + "-data/l"
+	tr.write(progData, "p", 0o644)
+	tr.write(libData, "l", 0o644)
+	tr.lib("/usr/lib/x86_64-linux-gnu/libs.so.1", "libs.so.1", `const char *s(void) { return "`+libData+`"; }`)
+	tr.gcc("/usr/bin/p", `const char *s(void); const char *d = "`+progData+`"; int main(void) { return s()[0] == d[0]; }`, "-ls")
+
+	base := append([]string{"/usr/bin/p", "/usr/lib/x86_64-linux-gnu/libs.so.1"}, libcPaths...)
+	sameList(t, paths(tr.mustResolve(`{"contents": [{"source": "/usr/bin/p"}]}`)), base)
+	c := tr.mustResolve(`{"scanELF": true, "contents": [{"source": "/usr/bin/p"}]}`)
+	sameList(t, paths(c), append([]string{progData, libData}, base...))
+}
+
 func TestShebang(t *testing.T) {
 	tr := newTree(t)
 	tr.write("/usr/bin/sh", "fake shell", 0o755)
