@@ -58,7 +58,11 @@ func Compressor(m *resolve.Manifest, opts Options) (compressors.Compressor, erro
 	case m.Compress.Argv != nil:
 		return compressors.External(m.Compress.Argv)
 	case m.Compress.Name != "":
-		return compressors.Lookup(m.Compress.Name, m.Level)
+		level, err := compressors.ParseLevel(string(m.Level))
+		if err != nil {
+			return nil, fmt.Errorf("manifest: %w", err)
+		}
+		return compressors.Lookup(m.Compress.Name, level)
 	}
 	return compressors.Lookup("none", 0)
 }

@@ -40,7 +40,15 @@ func TestCLIEngines(t *testing.T) {
 				t.Errorf("window %d bytes, the kernel needs at most 8 MiB", win)
 			}
 		}},
-		{"xz-cli", 0, []string{"xz", "-q", "-c", "-T1", "--check=crc32", "--lzma2=preset=6,dict=8MiB"}, nil},
+		{"gzip-cli", LevelMax, []string{"gzip", "-n", "-c", "-9"}, nil},
+		{"zstd-cli", LevelMax, []string{"zstd", "-q", "-c", "-T1", "-19"}, nil},
+		{"xz-cli", 0, []string{"xz", "-q", "-c", "-T1", "--check=crc32", "--lzma2=preset=5,mf=hc4,depth=4,dict=8MiB"}, nil},
+		{"xz-cli", LevelMax, []string{"xz", "-q", "-c", "-T1", "--check=crc32", "--lzma2=preset=9e,dict=8MiB"}, func(t *testing.T, file string) {
+			list := string(mustTool(t, nil, "xz", "-lvv", file))
+			if !strings.Contains(list, "Check:             CRC32") {
+				t.Errorf("xz -lvv output lacks the CRC32 check:\n%s", list)
+			}
+		}},
 		{"xz-cli", 9, []string{"xz", "-q", "-c", "-T1", "--check=crc32", "--lzma2=preset=9,dict=8MiB"}, func(t *testing.T, file string) {
 			list := string(mustTool(t, nil, "xz", "-lvv", file))
 			for _, s := range []string{"Check:             CRC32", "--lzma2=dict=8MiB"} {
@@ -91,8 +99,8 @@ func TestCLILookupErrors(t *testing.T) {
 		level   int
 		wantErr string
 	}{
-		{"zstd-cli", 20, "compressor zstd-cli: level 20 out of range 1-19 (0 selects the default, 3)"},
-		{"xz-cli", -1, "out of range 1-9"},
+		{"zstd-cli", 20, "compressor zstd-cli: level 20 out of range 1-19 (0 selects the default; max the smallest output)"},
+		{"xz-cli", -3, "out of range 1-9"},
 		{"gzip-cli", 10, "out of range 1-9"},
 		{"lz4-cli", 0, `unknown compressor "lz4-cli"`},
 		{"none-cli", 0, `unknown compressor "none-cli"`},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,28 @@ type Compressor interface {
 	NewWriter(w io.Writer) (io.WriteCloser, error)
 }
 
+// LevelMax is the level that asks Lookup for the smallest output the
+// format can make that is known to boot: the top of the level range, or
+// for xz-cli xz's extreme preset. ParseLevel returns it for "max".
+const LevelMax = -1
+
+// ParseLevel parses a level as the command line and manifests write it:
+// "" (the format's default, 0), a non-negative integer, or "max"
+// (LevelMax). Whether the format accepts the level is Lookup's to say.
+func ParseLevel(s string) (int, error) {
+	switch s {
+	case "", "default":
+		return 0, nil
+	case "max":
+		return LevelMax, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("level %q: want a number, or max", s)
+	}
+	return n, nil
+}
+
 // CmdPrefix introduces an external command in a compressor name.
 const CmdPrefix = "cmd:"
 
@@ -43,8 +66,8 @@ func Names() []string {
 }
 
 // Lookup returns the compressor called name at the given level. Level 0
-// selects the format's default; other levels must lie in the format's range
-// (see the package documentation). A name from CLINames runs the format's
+// selects the format's default and LevelMax its smallest output; other
+// levels must lie in the format's range (see the package documentation). A name from CLINames runs the format's
 // reference tool, which must be installed. A name starting with "cmd:" runs
 // an external command, which takes no level.
 func Lookup(name string, level int) (Compressor, error) {
@@ -69,6 +92,8 @@ func Lookup(name string, level int) (Compressor, error) {
 	switch {
 	case level == 0:
 		level = s.def
+	case level == LevelMax && s.max != 0:
+		level = s.max
 	case level < s.min || level > s.max:
 		if s.max == 0 {
 			return nil, fmt.Errorf("compressor %s takes no level (got %d)", name, level)
@@ -91,7 +116,7 @@ type spec struct {
 
 // lz4DefaultLevel stands for CCompatFast, which has no number of its own on
 // the 1-9 scale.
-const lz4DefaultLevel = -1
+const lz4DefaultLevel = -2
 
 // lookupSpec returns the built-in format called name. It is a function
 // rather than a table so that the package holds no mutable state.

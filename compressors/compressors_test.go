@@ -154,10 +154,10 @@ func TestLevels(t *testing.T) {
 		wantErr  string
 	}{
 		{"none", 0, 0, 0, nil, []int{1, -1, 9}, "takes no level"},
-		{"gzip", 1, 9, 1, []string{"gzip", "-dc"}, []int{-1, 10, 100}, "out of range 1-9"},
-		{"zstd", 1, 22, 1, []string{"zstd", "-q", "-dc"}, []int{-1, 23}, "out of range 1-22"},
+		{"gzip", 1, 9, 1, []string{"gzip", "-dc"}, []int{-2, 10, 100}, "out of range 1-9"},
+		{"zstd", 1, 22, 1, []string{"zstd", "-q", "-dc"}, []int{-2, 23}, "out of range 1-22"},
 		{"xz", 1, 9, 1, []string{"xz", "-dc"}, []int{-3, 10}, "out of range 1-9"},
-		{"lz4", 1, 9, 0, []string{"lz4", "-dc"}, []int{-1, 10, 12}, "out of range 1-9"},
+		{"lz4", 1, 9, 0, []string{"lz4", "-dc"}, []int{-2, 10, 12}, "out of range 1-9"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,6 +185,11 @@ func TestLevels(t *testing.T) {
 					tt.max, sizes[tt.max], tt.fastest, sizes[tt.fastest])
 			}
 			t.Logf("sizes by level: %v", sizes)
+			if tt.max > 0 {
+				if got := compress(t, lookup(t, tt.name, LevelMax), data); len(got) != sizes[tt.max] {
+					t.Errorf("LevelMax gives %d bytes, level %d %d", len(got), tt.max, sizes[tt.max])
+				}
+			}
 			for _, level := range tt.bad {
 				_, err := Lookup(tt.name, level)
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -192,6 +197,33 @@ func TestLevels(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseLevel(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int
+		wantErr bool
+	}{
+		{"", 0, false},
+		{"default", 0, false},
+		{"0", 0, false},
+		{"19", 19, false},
+		{"max", LevelMax, false},
+		{"MAX", 0, true},
+		{"-1", 0, true},
+		{"9e", 0, true},
+		{"fast", 0, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseLevel(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseLevel(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), strconv.Quote(tt.in)) {
+			t.Errorf("ParseLevel(%q): error %q does not name the input", tt.in, err)
+		}
 	}
 }
 

@@ -20,9 +20,9 @@ type Stats struct {
 	Version    int    `json:"version"`
 	Output     string `json:"output"`
 	Compressor string `json:"compressor"`
-	// Level is the compression level asked for; 0 is the compressor's
-	// default.
-	Level int `json:"level"`
+	// Level is the compression level asked for: a number, "max", or
+	// "default".
+	Level string `json:"level"`
 
 	Entries       int              `json:"entries"`
 	EntriesByKind map[string]int   `json:"entries_by_kind"`

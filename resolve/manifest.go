@@ -24,8 +24,9 @@ type Manifest struct {
 	// Compress names the compressor ("zstd", "cmd:zstd -19") or, as a
 	// JSON list, an external command's argv.
 	Compress Command `json:"compress,omitempty"`
-	// Level is the compression level; 0 is the compressor's default.
-	Level int `json:"level,omitempty"`
+	// Level is the compression level; "" or 0 is the compressor's
+	// default.
+	Level Level `json:"level,omitempty"`
 	// Contents lists the explicit entries.
 	Contents []Content `json:"contents,omitempty"`
 	// StoreDirs are the directories whose store paths are followed when
@@ -88,6 +89,32 @@ type Content struct {
 
 	// index is the entry's position, for messages.
 	index int
+}
+
+// Level is a compression level as a manifest gives it: a JSON integer
+// such as 9, or a string such as "max". The compressor gives it its
+// meaning (see compressors.ParseLevel).
+type Level string
+
+// UnmarshalJSON accepts an integer or a string.
+func (l *Level) UnmarshalJSON(data []byte) error {
+	if bytes.HasPrefix(data, []byte(`"`)) {
+		return json.Unmarshal(data, (*string)(l))
+	}
+	var n int
+	if err := json.Unmarshal(data, &n); err != nil {
+		return fmt.Errorf("level: want an integer or a string such as \"max\", got %s", data)
+	}
+	*l = Level(strconv.Itoa(n))
+	return nil
+}
+
+// MarshalJSON writes an integer as a number and anything else as a string.
+func (l Level) MarshalJSON() ([]byte, error) {
+	if _, err := strconv.Atoi(string(l)); err == nil {
+		return []byte(l), nil
+	}
+	return json.Marshal(string(l))
 }
 
 // Command is a compressor given either as a string or as an argv list.

@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -29,6 +30,7 @@ func TestParseManifestErrors(t *testing.T) {
 		{"mode too big", `{"contents": [{"target": "/a", "text": "", "mode": "17777"}]}`, `mode "17777"`},
 		{"dlopen priority", `{"dlopen": {"priority": "optional"}}`, `dlopen: priority "optional" is not one of`},
 		{"store dir", `{"storeDirs": ["nix/store"]}`, `storeDirs: "nix/store" is not an absolute path`},
+		{"fractional level", `{"level": 1.5}`, `level: want an integer or a string such as "max", got 1.5`},
 		{"empty compress list", `{"compress": []}`, "compress: empty command list"},
 		{"legacy list unknown field", `[{"source": "/a", "targt": "/b"}]`, `unknown field "targt"`},
 	}
@@ -57,6 +59,9 @@ func TestParseManifest(t *testing.T) {
 	if got := strings.Join(m.Compress.Argv, " "); got != "zstd -19" {
 		t.Errorf("compress argv = %q", got)
 	}
+	if m.Level != "3" {
+		t.Errorf("level = %q, want 3", m.Level)
+	}
 	if m.Dlopen.Priority != "suggested" {
 		t.Errorf("usePriority not mapped to priority: %+v", m.Dlopen)
 	}
@@ -64,6 +69,21 @@ func TestParseManifest(t *testing.T) {
 	mode, _ := c.mode()
 	if *mode != 0o4755 || *c.UID != 1 || *c.GID != 2 {
 		t.Errorf("mode/uid/gid = %o %d %d", *mode, *c.UID, *c.GID)
+	}
+}
+
+// TestLevelJSON: a level is a number or a string, and is written back in
+// the form it was given.
+func TestLevelJSON(t *testing.T) {
+	for _, in := range []string{`9`, `"max"`, `0`} {
+		var l Level
+		if err := json.Unmarshal([]byte(in), &l); err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		out, err := json.Marshal(l)
+		if err != nil || string(out) != in {
+			t.Errorf("%s: marshalled back as %s, %v", in, out, err)
+		}
 	}
 }
 

@@ -533,7 +533,7 @@ func TestStatsFile(t *testing.T) {
 		Version           int              `json:"version"`
 		Output            string           `json:"output"`
 		Compressor        string           `json:"compressor"`
-		Level             int              `json:"level"`
+		Level             string           `json:"level"`
 		Entries           int              `json:"entries"`
 		EntriesByKind     map[string]int   `json:"entries_by_kind"`
 		BytesByKind       map[string]int64 `json:"bytes_by_kind"`
@@ -552,7 +552,7 @@ func TestStatsFile(t *testing.T) {
 	img := lsJSON(t, out)
 	fi, err := os.Stat(out)
 	must(t, err)
-	if s.Version != 1 || s.Output != out || s.Compressor != "xz" || s.Level != 3 {
+	if s.Version != 1 || s.Output != out || s.Compressor != "xz" || s.Level != "3" {
 		t.Errorf("header fields: %+v", s)
 	}
 	if s.CompressedBytes != fi.Size() || s.UncompressedBytes != img.Segments[0].Uncompressed {

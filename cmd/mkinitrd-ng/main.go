@@ -63,7 +63,8 @@ func limitMemory(m *resolve.Manifest) {
 type config struct {
 	manifest, output, compress, root, epoch string
 	kernelVersion                           string
-	level, jobs                             int
+	jobs                                    int
+	level                                   string
 	segmentSize                             string
 	dryRun, verbose, version, allowMissing  bool
 	stats                                   string // --stats FILE (spec.go)
@@ -77,7 +78,7 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.StringVarP(&cfg.manifest, "manifest", "m", "", "manifest `FILE` (JSON; - reads standard input)")
 	fl.StringVarP(&cfg.output, "output", "o", "", "output `FILE` (- writes standard output; a directory gets initrd.img-VERSION, see --kernel-version)")
 	fl.StringVarP(&cfg.compress, "compress", "c", "", "compressor: none, gzip, zstd, xz, lz4, gzip-cli, zstd-cli, xz-cli, or 'cmd:COMMAND ARGS' (default: the manifest's, else none)")
-	fl.IntVar(&cfg.level, "level", 0, "compression level (0: the compressor's default)")
+	fl.StringVar(&cfg.level, "level", "", "compression `LEVEL`: a number, or max for the smallest bootable output (default: the compressor's)")
 	fl.StringVar(&cfg.root, "root", "", "read sources from `DIR` as if chrooted into it (default: the manifest's root, else /)")
 	fl.StringVar(&cfg.kernelVersion, "kernel-version", "", "kernel `VERSION` whose modules are included (default: the newest under <root>/lib/modules)")
 	fl.StringVar(&cfg.epoch, "source-date-epoch", "", "mtime of every entry, in seconds (default: $SOURCE_DATE_EPOCH, else 0)")
@@ -170,9 +171,9 @@ func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer
 		return err
 	}
 	limitMemory(m)
-	if opts.Compressor == nil && cfg.level != 0 {
+	if opts.Compressor == nil && cfg.level != "" {
 		// The level applies to the manifest's compressor.
-		m.Level = cfg.level
+		m.Level = resolve.Level(cfg.level)
 	}
 	if _, err := mkinitrd.Compressor(m, opts); err != nil {
 		return usageError{err}
@@ -229,7 +230,11 @@ func options(cfg *config) (mkinitrd.Options, error) {
 		return opts, usageError{fmt.Errorf("--kernel-version %q: not a kernel version", v)}
 	}
 	if cfg.compress != "" {
-		c, err := compressors.Lookup(cfg.compress, cfg.level)
+		level, err := compressors.ParseLevel(cfg.level)
+		if err != nil {
+			return opts, usageError{fmt.Errorf("--level: %w", err)}
+		}
+		c, err := compressors.Lookup(cfg.compress, level)
 		if err != nil {
 			return opts, usageError{err}
 		}

@@ -30,7 +30,7 @@ func specCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	align := fl.IntP("align", "a", 0, "pad names so that file data larger than `ALIGN` bytes starts at a multiple of it (a power of two)")
 	fileMTimes := fl.Bool("file-mtimes", false, "files keep their own mtime, as gen_init_cpio does; -t then applies to the other entries")
 	compress := fl.String("compress", "none", "compressor: none, gzip, zstd, xz, lz4, or 'cmd:COMMAND ARGS'")
-	level := fl.Int("level", 0, "compression level (0: the compressor's default)")
+	levelFlag := fl.String("level", "", "compression `LEVEL`: a number, or max (default: the compressor's)")
 	rest, code, done := parseSub(fl, args, 1, stderr)
 	if done {
 		return code
@@ -49,7 +49,11 @@ func specCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usage(err)
 	}
-	comp, err := compressors.Lookup(*compress, *level)
+	level, err := compressors.ParseLevel(*levelFlag)
+	if err != nil {
+		return usage(fmt.Errorf("--level: %w", err))
+	}
+	comp, err := compressors.Lookup(*compress, level)
 	if err != nil {
 		return usage(err)
 	}
@@ -237,9 +241,12 @@ func writeStats(cfg *config, m *resolve.Manifest, res *mkinitrd.Result) error {
 	s := inspect.NewStats(res.Closure)
 	s.Output = cfg.output
 	s.Compressor = res.Compressor
-	s.Level = m.Level
+	s.Level = string(m.Level)
 	if cfg.compress != "" {
 		s.Level = cfg.level
+	}
+	if s.Level == "" || s.Level == "0" {
+		s.Level = "default"
 	}
 	s.UncompressedBytes, s.CompressedBytes = res.Uncompressed, res.Written
 	s.SetTimes(res.ResolveTime, res.ArchiveTime)

@@ -28,7 +28,7 @@ func cases() []benchCase {
 		{"zstd-go", "zstd -10", []string{"-c", "zstd"}},
 		{"gzip", "gzip -9n", []string{"-c", "gzip-cli", "--level", "6"}},
 		{"gzip-go", "gzip -9n", []string{"-c", "gzip"}},
-		{"xz", "xz --check=crc32 --lzma2=dict=512KiB", []string{"-c", "xz-cli", "--level", "4"}},
+		{"xz", "xz --check=crc32 --lzma2=dict=512KiB", []string{"-c", "xz-cli"}},
 		{"xz-go", "xz --check=crc32 --lzma2=dict=512KiB", []string{"-c", "xz"}},
 		{"lz4", "lz4 -l", []string{"-c", "lz4"}},
 		{"none", "", []string{"-c", "none"}},
@@ -250,13 +250,13 @@ func presets() [][]string {
 		name   string
 		levels []string
 	}{
-		{"gzip", []string{"1", "6", "9"}},
-		{"gzip-cli", []string{"1", "6", "9"}},
-		{"zstd", []string{"1", "3", "7", "19"}},
-		{"zstd-cli", []string{"3", "9", "19"}},
-		{"xz", []string{"6"}},
-		{"xz-cli", []string{"1", "4", "6", "9"}},
-		{"lz4", []string{"0", "9"}},
+		{"gzip", []string{"1", "6", "max"}},
+		{"gzip-cli", []string{"1", "6", "max"}},
+		{"zstd", []string{"1", "3", "7", "max"}},
+		{"zstd-cli", []string{"3", "9", "max"}},
+		{"xz", []string{"6", "max"}},
+		{"xz-cli", []string{"1", "4", "0", "6", "max"}},
+		{"lz4", []string{"0", "max"}},
 	} {
 		for _, l := range c.levels {
 			p = append(p, []string{"-c", c.name, "--level", l})
