@@ -70,16 +70,23 @@ func TestBootSegmented(t *testing.T) {
 ]}`, parallelInit, payload)
 	must(t, os.WriteFile(m, []byte(manifest), 0o644))
 
-	for _, comp := range []string{"zstd", "gzip", "xz", "lz4", "zstd-cli", "xz-cli"} {
-		t.Run(comp, func(t *testing.T) {
+	// "name:level" runs a level other than the default: xz-cli's max is
+	// xz -9e, not one of the presets the default uses.
+	for _, name := range []string{"zstd", "gzip", "xz", "lz4", "zstd-cli", "xz-cli", "xz-cli:max"} {
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			img := filepath.Join(dir, "initrd-"+comp)
-			if r := run(t, nil, "-m", m, "-o", img, "-c", comp, "--segment-size", "64K"); r.code != 0 {
+			comp, level, _ := strings.Cut(name, ":")
+			flags := []string{"-m", m, "-c", comp, "--segment-size", "64K"}
+			if level != "" {
+				flags = append(flags, "--level", level)
+			}
+			img := filepath.Join(dir, "initrd-"+comp+level)
+			if r := run(t, nil, append(flags, "-o", img)...); r.code != 0 {
 				t.Fatalf("mkinitrd-ng: %s", r.stderr)
 			}
 			// The same image whatever the number of jobs.
 			img1 := img + ".j1"
-			if r := run(t, nil, "-m", m, "-o", img1, "-c", comp, "--segment-size", "64K", "-j", "1"); r.code != 0 {
+			if r := run(t, nil, append(flags, "-o", img1, "-j", "1")...); r.code != 0 {
 				t.Fatalf("mkinitrd-ng -j 1: %s", r.stderr)
 			}
 			a, err := os.ReadFile(img)
