@@ -32,8 +32,10 @@ type SegmentOptions struct {
 }
 
 // chunkSize is the unit in which input travels from the writer to the
-// segment workers, and the size of the reads ReadFrom makes.
-const chunkSize = 1 << 20
+// segment workers, and the size of the reads ReadFrom makes: large enough
+// for few system calls, small enough that the chunks held beyond the
+// half segment each extra job needs (see NewSegmentedWriter) stay small.
+const chunkSize = 256 << 10
 
 // concatenator is implemented by compressors whose streams may follow each
 // other in an initramfs.
@@ -51,10 +53,11 @@ type concatenator interface{ concatenable() bool }
 // ends at the first boundary after it reaches opts.Size bytes. An entry
 // larger than that makes a larger segment, which is streamed through its
 // worker rather than held in memory. Memory stays bounded whatever the
-// size of the input: (Jobs-1) segments plus 2×Jobs MiB of input in
-// flight, the output of up to Jobs+1 segments not yet written (a segment
-// waiting for its turn buffers at most opts.Size bytes, then stalls), and
-// Jobs encoders, reused from segment to segment where the format allows.
+// size of the input: (Jobs-1)/2 segments plus 2×Jobs chunks of 256 KiB of
+// input in flight, the output of up to Jobs+1 segments not yet written (a
+// segment waiting for its turn buffers at most a quarter of opts.Size,
+// then stalls), and Jobs encoders, reused from segment to segment where
+// the format allows.
 //
 // Formats that cannot be cut are written as one stream: lz4 (the kernel
 // reads nothing after an lz4 stream; its writer compresses opts.Jobs
@@ -84,14 +87,23 @@ func NewSegmentedWriter(w io.Writer, c Compressor, opts SegmentOptions) (io.Writ
 		return c.NewWriter(w)
 	}
 	perSegment := (opts.Size + chunkSize - 1) / chunkSize
+	// Half a segment of input per extra job: the reader fills one segment
+	// at a time, so while it fills the newest, each older one still being
+	// compressed holds its unread rest; workers settle half a segment
+	// apart, and less input than this leaves one idle. Two chunks per job
+	// more cover the chunk each worker and the reader hold.
+	chunks := (opts.Jobs-1)*perSegment/2 + 2*opts.Jobs
 	sw := &segWriter{
-		c:       c,
-		dst:     w,
-		size:    int64(opts.Size),
-		outCap:  opts.Size,
+		c:    c,
+		dst:  w,
+		size: int64(opts.Size),
+		// A quarter segment of output may wait for its turn: segments
+		// start in order and compress at about the same speed, so the
+		// one before is nearly always written first.
+		outCap:  max(opts.Size/4, chunkSize),
 		compute: make(chan struct{}, opts.Jobs),
 		live:    make(chan struct{}, opts.Jobs+1),
-		free:    make(chan []byte, (opts.Jobs-1)*perSegment+2*opts.Jobs),
+		free:    make(chan []byte, chunks),
 		outs:    make(chan []byte, opts.Jobs+1),
 		encs:    make(chan io.WriteCloser, opts.Jobs),
 		inCap:   perSegment + 1,
@@ -356,6 +368,11 @@ func (o *orderedWriter) Write(p []byte) (int, error) {
 			o.goDirect()
 		default:
 			if o.buf.Len()+len(p) <= o.limit {
+				if o.buf.Cap() == 0 {
+					// One allocation of the most it may hold, not
+					// a series of doublings left as garbage.
+					o.buf.Grow(o.limit)
+				}
 				return o.buf.Write(p)
 			}
 			<-o.turn

@@ -270,8 +270,9 @@ func (r *resolver) dirEntry(o *outcome, q *request, dest string, fi fs.FileInfo,
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", final, q.why, unwrapPath(err)))
 		return
 	}
+	childWhy := "in directory " + dest // one string shared by the children
 	for _, c := range children {
-		child := request{path: path.Join(final, c.Name()), why: "in directory " + dest, from: dest,
+		child := request{path: path.Join(final, c.Name()), why: childWhy, from: dest,
 			program: true, recurse: true, dlopen: q.dlopen}
 		if q.target != "" {
 			child.target = path.Join(dest, c.Name())
