@@ -63,13 +63,15 @@ func xzCLIArgs(level int) []string {
 	var lzma2 string
 	switch level {
 	case 0:
-		// The default is tuned rather than a preset: on the benchmark's
-		// 69 MB systemd + modules image, xz -6 with its binary-tree match
-		// finder took 2.2x as long as this hash-chain search of depth 4,
-		// which is 0.8% larger. With 8 MiB segments on 2 cores it is the
-		// only setting measured below half the time of NixOS's
-		// single-stream xz pipeline at under 1.02x its size.
-		lzma2 = "preset=5,mf=hc4,depth=4,dict=8MiB"
+		// The default is tuned rather than a preset. On the benchmark's
+		// 69 MB systemd + modules image in 8 MiB segments on 2 cores
+		// (medians of 3): xz -6's binary-tree search over an 8 MiB
+		// dictionary took 19 s, this hash-chain search of depth 4 over
+		// 2 MiB 7.7 s for 1.5% more than NixOS's single-stream xz -6
+		// (18-20 s). An 8 MiB dictionary was 0.6% smaller and 14%
+		// slower, 1 MiB 1.1% larger; a smaller dictionary also needs
+		// less memory in the kernel's decoder.
+		lzma2 = "preset=5,mf=hc4,depth=4,dict=2MiB"
 	case LevelMax:
 		// The extreme variant of the largest preset: 3.5% smaller than
 		// the default, at about twice its time.

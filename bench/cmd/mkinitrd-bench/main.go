@@ -21,7 +21,7 @@
 //	                   all but presets, which takes about 3 minutes more)
 //	BENCH_COMPRESSORS  comma-separated subset of zstd, zstd-go, gzip, gzip-go,
 //	                   xz, xz-go, lz4, none (default: all but xz-go, and only
-//	                   zstd and none for synthetic)
+//	                   zstd, zstd-go and none for synthetic)
 //	BENCH_CACHE        where workloads are generated (default /var/tmp/mkinitrd-ng-bench)
 //	BENCH_BIN          the mkinitrd-ng binary (default bin/mkinitrd-ng)
 package main
