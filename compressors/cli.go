@@ -51,7 +51,7 @@ func lookupCLI(name string) (cliSpec, bool) {
 			return []string{"-q", "-c", "-T1", "-" + strconv.Itoa(l)}
 		}}, true
 	case "xz":
-		return cliSpec{format: s, tool: "xz", min: 1, max: 9, def: 0, top: LevelMax, args: xzCLIArgs}, true
+		return cliSpec{format: s, tool: "xz", min: 1, max: 9, def: 0, top: 9, args: xzCLIArgs}, true
 	}
 	return cliSpec{}, false
 }
@@ -72,10 +72,6 @@ func xzCLIArgs(level int) []string {
 		// slower, 1 MiB 1.1% larger; a smaller dictionary also needs
 		// less memory in the kernel's decoder.
 		lzma2 = "preset=5,mf=hc4,depth=4,dict=2MiB"
-	case LevelMax:
-		// The extreme variant of the largest preset: 3.5% smaller than
-		// the default, at about twice its time.
-		lzma2 = "preset=9e,dict=8MiB"
 	default:
 		lzma2 = fmt.Sprintf("preset=%d,dict=%s", level, xzCLIDict(level))
 	}

@@ -43,7 +43,7 @@ func TestCLIEngines(t *testing.T) {
 		{"gzip-cli", LevelMax, []string{"gzip", "-n", "-c", "-9"}, nil},
 		{"zstd-cli", LevelMax, []string{"zstd", "-q", "-c", "-T1", "-19"}, nil},
 		{"xz-cli", 0, []string{"xz", "-q", "-c", "-T1", "--check=crc32", "--lzma2=preset=5,mf=hc4,depth=4,dict=2MiB"}, nil},
-		{"xz-cli", LevelMax, []string{"xz", "-q", "-c", "-T1", "--check=crc32", "--lzma2=preset=9e,dict=8MiB"}, func(t *testing.T, file string) {
+		{"xz-cli", LevelMax, []string{"xz", "-q", "-c", "-T1", "--check=crc32", "--lzma2=preset=9,dict=8MiB"}, func(t *testing.T, file string) {
 			list := string(mustTool(t, nil, "xz", "-lvv", file))
 			if !strings.Contains(list, "Check:             CRC32") {
 				t.Errorf("xz -lvv output lacks the CRC32 check:\n%s", list)

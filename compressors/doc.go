@@ -6,7 +6,7 @@
 //
 // Lookup maps a name and a level to a Compressor. Level 0 always selects the
 // format's default and LevelMax ("max" to ParseLevel) its smallest output
-// known to boot (the top of its range, or xz -9e for xz-cli); any other
+// known to boot (the top of its range, except for xz: see below); any other
 // level outside the range below is an error that states the range. A Compressor is an immutable value: NewWriter may be
 // called from several goroutines at once, which is how NewSegmentedWriter
 // gets its parallelism (one writer per segment, each segment cut on a cpio
@@ -23,10 +23,12 @@
 //	                       1-2 SpeedFastest, 3-5 SpeedDefault (the default),
 //	                       6-9 SpeedBetterCompression, 10-22 SpeedBestCompression.
 //	                       Window 8 MiB at every level, content checksum on.
-//	xz    1-9     6        LZMA2 dictionary size, halving from 8 MiB:
-//	                       1=32 KiB 2=64 KiB 3=128 KiB 4=256 KiB 5=512 KiB
-//	                       6=1 MiB (the default) 7=2 MiB 8=4 MiB 9=8 MiB.
-//	                       Always check CRC32 and the HashTable4 matcher.
+//	xz    1-9     5        LZMA2 dictionary size, halving from 8 MiB:
+//	                       1=32 KiB 2=64 KiB 3=128 KiB 4=256 KiB
+//	                       5=512 KiB (the default) 6=1 MiB 7=2 MiB 8=4 MiB
+//	                       9=8 MiB. Always check CRC32 and the HashTable4
+//	                       matcher, which does worse with larger
+//	                       dictionaries: max is level 4, measured smallest.
 //	lz4   1-9     (fast)   pierrec/lz4 Level1-Level9 (its HC compressor); the
 //	                       default is CCompatFast, byte-identical to `lz4 -l`.
 //	                       Always the legacy frame.
@@ -64,7 +66,8 @@
 // xz-cli's default is not one of xz's presets but
 // --lzma2=preset=5,mf=hc4,depth=4,dict=2MiB: a hash-chain match finder
 // with a shallow search over a 2 MiB dictionary, measured at 40% of the
-// time of xz -6 for 5% more size; its max is --lzma2=preset=9e,dict=8MiB.
+// time of xz -6 for 5% more size; its max is preset 9 (the same bytes as
+// 6, 7 and 8 once the dictionary is capped; -9e measured no smaller).
 //
 // The tools' option variables (GZIP, ZSTD_CLEVEL, ZSTD_NBTHREADS,
 // XZ_DEFAULTS, XZ_OPT) are removed from their environment.

@@ -71,7 +71,7 @@ func TestBootSegmented(t *testing.T) {
 	must(t, os.WriteFile(m, []byte(manifest), 0o644))
 
 	// "name:level" runs a level other than the default: xz-cli's max is
-	// xz -9e, not one of the presets the default uses.
+	// xz's preset 9, with the binary-tree search the default does not use.
 	for _, name := range []string{"zstd", "gzip", "xz", "lz4", "zstd-cli", "xz-cli", "xz-cli:max"} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -254,9 +254,9 @@ func presets() [][]string {
 		{"gzip-cli", []string{"1", "6", "max"}},
 		{"zstd", []string{"1", "3", "7", "max"}},
 		{"zstd-cli", []string{"3", "9", "max"}},
-		{"xz", []string{"6", "max"}},
-		{"xz-cli", []string{"1", "4", "0", "6", "max"}},
-		{"lz4", []string{"0", "max"}},
+		{"xz", []string{"default", "6", "max"}},
+		{"xz-cli", []string{"1", "4", "default", "max"}},
+		{"lz4", []string{"default", "max"}},
 	} {
 		for _, l := range c.levels {
 			p = append(p, []string{"-c", c.name, "--level", l})
