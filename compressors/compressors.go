@@ -36,8 +36,9 @@ type Compressor interface {
 }
 
 // LevelMax is the level that asks Lookup for the smallest output the
-// format can make that is known to boot: the top of the level range, or
-// for xz-cli xz's extreme preset. ParseLevel returns it for "max".
+// format can make that is known to boot, as measured: the top of the
+// level range, except the pure-Go xz's 4 (see the package documentation).
+// ParseLevel returns it for "max".
 const LevelMax = -1
 
 // ParseLevel parses a level as the command line and manifests write it:
@@ -93,7 +94,7 @@ func Lookup(name string, level int) (Compressor, error) {
 	case level == 0:
 		level = s.def
 	case level == LevelMax && s.max != 0:
-		level = s.top()
+		level = s.top
 	case level < s.min || level > s.max:
 		if s.max == 0 {
 			return nil, fmt.Errorf("compressor %s takes no level (got %d)", name, level)
@@ -111,9 +112,8 @@ type spec struct {
 	name, ext     string
 	magic         []byte
 	min, max, def int
-	// smallest is the level LevelMax stands for when it is not max.
-	smallest  int
-	newWriter func(w io.Writer, level int) (io.WriteCloser, error)
+	top           int // the level LevelMax stands for: the smallest output
+	newWriter     func(w io.Writer, level int) (io.WriteCloser, error)
 }
 
 // lz4DefaultLevel stands for CCompatFast, which has no number of its own on
@@ -128,10 +128,10 @@ func lookupSpec(name string) (spec, bool) {
 		return spec{name: "none", newWriter: newNone}, true
 	case "gzip":
 		return spec{name: "gzip", ext: ".gz", magic: []byte{0x1f, 0x8b},
-			min: 1, max: 9, def: 6, newWriter: newGzip}, true
+			min: 1, max: 9, def: 6, top: 9, newWriter: newGzip}, true
 	case "zstd":
 		return spec{name: "zstd", ext: ".zst", magic: []byte{0x28, 0xb5, 0x2f, 0xfd},
-			min: 1, max: 22, def: 3, newWriter: newZstd}, true
+			min: 1, max: 22, def: 3, top: 22, newWriter: newZstd}, true
 	case "xz":
 		// ulikunitz/xz's hash-table matcher does worse with a larger
 		// dictionary: on the benchmark's 69 MB image level 4 (256 KiB)
@@ -139,21 +139,12 @@ func lookupSpec(name string) (spec, bool) {
 		// 6 19.17 MB in 7.7 s and 9 (8 MiB) 19.40 MB in 20 s. Hence
 		// the default 5 and max 4.
 		return spec{name: "xz", ext: ".xz", magic: []byte{0xfd, '7', 'z', 'X', 'Z', 0x00},
-			min: 1, max: 9, def: 5, smallest: 4, newWriter: newXz}, true
+			min: 1, max: 9, def: 5, top: 4, newWriter: newXz}, true
 	case "lz4":
 		return spec{name: "lz4", ext: ".lz4", magic: []byte{0x02, 0x21, 0x4c, 0x18},
-			min: 1, max: 9, def: lz4DefaultLevel, newWriter: newLz4}, true
+			min: 1, max: 9, def: lz4DefaultLevel, top: 9, newWriter: newLz4}, true
 	}
 	return spec{}, false
-}
-
-// top is the level of the format's smallest output: the top of its range
-// unless measured otherwise.
-func (s spec) top() int {
-	if s.smallest != 0 {
-		return s.smallest
-	}
-	return s.max
 }
 
 // builtin is a Compressor backed by a Go library.
