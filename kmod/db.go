@@ -55,15 +55,12 @@ type db struct {
 	byName  map[string]*module
 	byRel   map[string]*module
 
-	aliasText   []byte // modules.alias as read, regenerated as a subset
 	aliases     []aliasLine
 	softdeps    []depLine
 	weakdeps    []depLine
 	hasWeakdep  bool
 	symbols     []aliasLine
-	hasSymbols  bool
 	devname     []string // lines of modules.devname past the header
-	hasDevname  bool
 	builtinText []byte
 	builtin     map[string]bool
 	builtinMods []string // module names in modules.builtin order
@@ -146,42 +143,23 @@ func loadDB(fsys *rootfs.FS, dir string) (*db, error) {
 		}
 	}
 	add(parse("modules.alias", func(b []byte, p string) error {
-		d.aliasText = b
-		for _, l := range lines(b) {
-			if a, ok := parseAlias(l); ok {
-				d.aliases = append(d.aliases, a)
-			}
-		}
+		d.aliases = aliasLines(b)
 		return nil
 	}))
 	add(parse("modules.softdep", func(b []byte, p string) error {
-		for _, l := range lines(b) {
-			if s, ok := parseDepLine(l); ok && len(s.weak) == 0 {
-				d.softdeps = append(d.softdeps, s)
-			}
-		}
+		d.softdeps = depLines(b, false)
 		return nil
 	}))
 	add(parse("modules.weakdep", func(b []byte, p string) error {
 		d.hasWeakdep = true
-		for _, l := range lines(b) {
-			if s, ok := parseDepLine(l); ok && len(s.weak) > 0 {
-				d.weakdeps = append(d.weakdeps, s)
-			}
-		}
+		d.weakdeps = depLines(b, true)
 		return nil
 	}))
 	add(parse("modules.symbols", func(b []byte, p string) error {
-		d.hasSymbols = true
-		for _, l := range lines(b) {
-			if a, ok := parseAlias(l); ok {
-				d.symbols = append(d.symbols, a)
-			}
-		}
+		d.symbols = aliasLines(b)
 		return nil
 	}))
 	add(parse("modules.devname", func(b []byte, p string) error {
-		d.hasDevname = true
 		for _, l := range lines(b) {
 			if l != "" && !strings.HasPrefix(l, "#") {
 				d.devname = append(d.devname, l)
@@ -284,4 +262,27 @@ func parseSoftdep(words []string) (pre, post []string) {
 		}
 	}
 	return pre, post
+}
+
+// aliasLines returns the alias lines of modules.alias or modules.symbols.
+func aliasLines(b []byte) []aliasLine {
+	var as []aliasLine
+	for _, l := range lines(b) {
+		if a, ok := parseAlias(l); ok {
+			as = append(as, a)
+		}
+	}
+	return as
+}
+
+// depLines returns the softdep lines (weak false) or the weakdep lines
+// (weak true) of modules.softdep or modules.weakdep.
+func depLines(b []byte, weak bool) []depLine {
+	var ds []depLine
+	for _, l := range lines(b) {
+		if s, ok := parseDepLine(l); ok && (len(s.weak) > 0) == weak {
+			ds = append(ds, s)
+		}
+	}
+	return ds
 }

@@ -57,53 +57,43 @@ func (r *resolver) generate() ([]Generated, error) {
 	emit("modules.dep", dep.Bytes(), why)
 	emit("modules.dep.bin", depIdx.Bytes(), why)
 
-	// modules.alias and modules.alias.bin.
-	alias := bytes.NewBufferString(aliasHeader)
-	aliasIdx := NewIndex()
-	for _, a := range d.aliases {
-		i, ok := newIdx[a.modname]
-		if !ok {
-			continue
-		}
-		fmt.Fprintf(alias, "alias %s %s\n", a.pattern, a.modname)
-		if a.norm != "" {
-			insert(aliasIdx, a.norm, a.modname, i)
-		}
-	}
-	emit("modules.alias", alias.Bytes(), why)
-	emit("modules.alias.bin", aliasIdx.Bytes(), why)
-
-	// modules.softdep (text only: libkmod reads it as configuration).
-	soft := bytes.NewBufferString(softdepHeader)
-	for _, s := range d.softdeps {
-		if _, ok := newIdx[s.modname]; ok {
-			soft.WriteString(s.text + "\n")
-		}
-	}
-	emit("modules.softdep", soft.Bytes(), why)
-	if d.hasWeakdep {
-		weak := bytes.NewBufferString(weakdepHeader)
-		for _, s := range d.weakdeps {
-			if _, ok := newIdx[s.modname]; ok {
-				weak.WriteString(s.text + "\n")
+	// modules.alias and modules.symbols, each with its .bin index: the
+	// included modules' lines; an alias whose brackets do not match is
+	// kept in the text but, as depmod does, not indexed.
+	aliases := func(name, header string, as []aliasLine, key func(aliasLine) string) {
+		text := bytes.NewBufferString(header)
+		idx := NewIndex()
+		for _, a := range as {
+			i, ok := newIdx[a.modname]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(text, "alias %s %s\n", a.pattern, a.modname)
+			if k := key(a); k != "" {
+				insert(idx, k, a.modname, i)
 			}
 		}
-		emit("modules.weakdep", weak.Bytes(), why)
+		emit(name, text.Bytes(), why)
+		emit(name+".bin", idx.Bytes(), why)
 	}
+	aliases("modules.alias", aliasHeader, d.aliases, func(a aliasLine) string { return a.norm })
 
-	// modules.symbols and modules.symbols.bin.
-	sym := bytes.NewBufferString(symbolsHeader)
-	symIdx := NewIndex()
-	for _, a := range d.symbols {
-		i, ok := newIdx[a.modname]
-		if !ok {
-			continue
+	// modules.softdep and modules.weakdep (text only: libkmod reads them
+	// as configuration).
+	deps := func(name, header string, ds []depLine) {
+		text := bytes.NewBufferString(header)
+		for _, s := range ds {
+			if _, ok := newIdx[s.modname]; ok {
+				text.WriteString(s.text + "\n")
+			}
 		}
-		fmt.Fprintf(sym, "alias %s %s\n", a.pattern, a.modname)
-		insert(symIdx, a.pattern, a.modname, i)
+		emit(name, text.Bytes(), why)
 	}
-	emit("modules.symbols", sym.Bytes(), why)
-	emit("modules.symbols.bin", symIdx.Bytes(), why)
+	deps("modules.softdep", softdepHeader, d.softdeps)
+	if d.hasWeakdep {
+		deps("modules.weakdep", weakdepHeader, d.weakdeps)
+	}
+	aliases("modules.symbols", symbolsHeader, d.symbols, func(a aliasLine) string { return a.pattern })
 
 	// modules.devname, read by kmod static-nodes.
 	dev := bytes.NewBufferString(devnameHeader)
