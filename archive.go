@@ -66,7 +66,7 @@ func hardLinks(entries []resolve.Entry) map[string]*linkGroup {
 }
 
 func writeEntry(cw *cpiogen.Writer, fsys *rootfs.FS, e *resolve.Entry, mtime int64, g *linkGroup) error {
-	mode, err := cpiogen.ModeFromFileMode(fileMode(e))
+	mode, err := cpiogen.ModeFromFileMode(e.FileMode())
 	if err != nil {
 		return fmt.Errorf("%s: %w", e.Path, err)
 	}
@@ -139,26 +139,6 @@ func unwrap(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// fileMode gives an entry's io/fs mode: type bits from its kind.
-func fileMode(e *resolve.Entry) fs.FileMode {
-	m := e.Mode &^ fs.ModeType
-	switch e.Kind {
-	case resolve.Dir:
-		m |= fs.ModeDir
-	case resolve.Symlink:
-		m |= fs.ModeSymlink
-	case resolve.CharDev:
-		m |= fs.ModeDevice | fs.ModeCharDevice
-	case resolve.BlockDev:
-		m |= fs.ModeDevice
-	case resolve.FIFO:
-		m |= fs.ModeNamedPipe
-	case resolve.Socket:
-		m |= fs.ModeSocket
-	}
-	return m
 }
 
 // copyDecoded streams a compressed source (a .ko.xz module) decoded; the

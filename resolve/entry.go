@@ -109,6 +109,27 @@ func (e *Entry) String() string {
 	return b.String()
 }
 
+// FileMode returns the entry's mode with the type bits of its kind, as
+// fs.FileInfo.Mode would give it.
+func (e *Entry) FileMode() fs.FileMode {
+	m := e.Mode &^ fs.ModeType
+	switch e.Kind {
+	case Dir:
+		m |= fs.ModeDir
+	case Symlink:
+		m |= fs.ModeSymlink
+	case CharDev:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case BlockDev:
+		m |= fs.ModeDevice
+	case FIFO:
+		m |= fs.ModeNamedPipe
+	case Socket:
+		m |= fs.ModeSocket
+	}
+	return m
+}
+
 // UnixPerm returns the permission bits of m as in st_mode, with setuid
 // (04000), setgid (02000) and sticky (01000).
 func UnixPerm(m fs.FileMode) uint32 {

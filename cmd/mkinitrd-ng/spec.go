@@ -198,10 +198,13 @@ func specEntries(c *resolve.Closure, fsys *rootfs.FS) (entries []cpiogen.SpecEnt
 		e := &c.Entries[i]
 		h := cpiogen.Header{Name: strings.TrimPrefix(e.Path, "/"), UID: e.UID, GID: e.GID,
 			Linkname: e.LinkTarget, RDevMajor: e.Major, RDevMinor: e.Minor}
-		perm := resolve.UnixPerm(e.Mode)
+		mode, err := cpiogen.ModeFromFileMode(e.FileMode())
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", e.Path, err)
+		}
+		h.Mode = mode
 		var se cpiogen.SpecEntry
-		switch e.Kind {
-		case resolve.File:
+		if e.Kind == resolve.File {
 			if e.Source == "" {
 				skipped = append(skipped, e)
 				continue
@@ -213,22 +216,7 @@ func specEntries(c *resolve.Closure, fsys *rootfs.FS) (entries []cpiogen.SpecEnt
 				}
 				groups[e.HardLink] = len(entries)
 			}
-			h.Mode = cpiogen.TypeReg | perm
 			se.Source = fsys.HostPath(e.Source)
-		case resolve.Dir:
-			h.Mode = cpiogen.TypeDir | perm
-		case resolve.Symlink:
-			h.Mode = cpiogen.TypeSymlink | perm
-		case resolve.CharDev:
-			h.Mode = cpiogen.TypeChar | perm
-		case resolve.BlockDev:
-			h.Mode = cpiogen.TypeBlock | perm
-		case resolve.FIFO:
-			h.Mode = cpiogen.TypeFIFO | perm
-		case resolve.Socket:
-			h.Mode = cpiogen.TypeSocket | perm
-		default:
-			return nil, nil, fmt.Errorf("%s: %v has no spec line", e.Path, e.Kind)
 		}
 		se.Header = h
 		entries = append(entries, se)
