@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"testing"
 )
 
@@ -131,3 +133,19 @@ type closeRecorder struct {
 }
 
 func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+// checkZstdWindow fails t unless zstd -lv reports a window of at most
+// 8 MiB for the zstd file, the most the kernel is known to decode. It
+// returns the listing.
+func checkZstdWindow(t *testing.T, file string) []byte {
+	t.Helper()
+	list := mustTool(t, nil, "zstd", "-lv", file)
+	m := regexp.MustCompile(`Window Size: .*\((\d+) B\)`).FindSubmatch(list)
+	if m == nil {
+		t.Fatalf("no window size in zstd -lv:\n%s", list)
+	}
+	if win, _ := strconv.Atoi(string(m[1])); win > 8<<20 {
+		t.Errorf("window %d bytes, the kernel needs at most 8 MiB", win)
+	}
+	return list
+}
