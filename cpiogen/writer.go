@@ -51,7 +51,8 @@ type Writer struct {
 	off     int64
 	nextIno uint32
 	links   map[string]linkGroup
-	buf     []byte
+	buf     []byte // header scratch
+	copyBuf []byte // ReadFrom's buffer, allocated once: io.Copy would allocate one per file
 
 	// The entry being written.
 	name      string
@@ -72,6 +73,11 @@ type linkGroup struct {
 	typ   uint32
 	nlink uint32
 }
+
+// copyBufSize is the size of ReadFrom's reads when the underlying writer
+// cannot take the data itself (it is no *os.File): large enough for
+// sequential reads, small next to a compressor's segment.
+const copyBufSize = 128 << 10
 
 // NewWriter returns a Writer writing an archive to w.
 func NewWriter(w io.Writer, opts ...WriterOption) *Writer {
@@ -314,8 +320,11 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 		if w.verify {
 			src = io.TeeReader(src, (*checksum)(&w.sum))
 		}
+		if w.copyBuf == nil {
+			w.copyBuf = make([]byte, copyBufSize)
+		}
 		var err error
-		n, err = io.Copy(w.w, src)
+		n, err = io.CopyBuffer(w.w, src, w.copyBuf)
 		w.off += n
 		w.remaining -= n
 		if err != nil {
