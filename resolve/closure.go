@@ -7,11 +7,13 @@
 package resolve
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -47,9 +49,59 @@ type request struct {
 	override *Content
 }
 
-func (q *request) key() string {
-	return fmt.Sprintf("%s\x00%s\x00%t\x00%t\x00%s\x00%s", q.path, q.target, q.program, q.recurse,
-		q.dlopen.Priority, strings.Join(q.dlopen.Features, ","))
+// requestKey identifies a request for deduplication. Most requests differ
+// from each other only in path and flags, so the rest is folded into one
+// string that is empty, and costs nothing, for them: a 50,000-file tree
+// makes that many keys.
+type requestKey struct {
+	path, variant string
+	flags         uint8
+}
+
+func (q *request) key() requestKey {
+	k := requestKey{path: q.path}
+	if q.program {
+		k.flags |= 1
+	}
+	if q.recurse {
+		k.flags |= 2
+	}
+	if q.target != "" || q.dlopen.Priority != "" || len(q.dlopen.Features) > 0 {
+		k.variant = q.target + "\x00" + q.dlopen.Priority + "\x00" + strings.Join(q.dlopen.Features, ",")
+	}
+	return k
+}
+
+// compareRequests orders requests by path, target, flags and dlopen
+// policy, so that a round is handled and merged in an order that does not
+// depend on the manifest's.
+func compareRequests(a, b *request) int {
+	if c := cmp.Compare(a.path, b.path); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.target, b.target); c != 0 {
+		return c
+	}
+	if c := compareBool(a.program, b.program); c != 0 {
+		return c
+	}
+	if c := compareBool(a.recurse, b.recurse); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.dlopen.Priority, b.dlopen.Priority); c != 0 {
+		return c
+	}
+	return slices.Compare(a.dlopen.Features, b.dlopen.Features)
+}
+
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // outcome is what handling one request found.
@@ -81,8 +133,12 @@ type resolver struct {
 	heads    sync.Pool         // 4 KiB buffers for the first bytes of each file
 	dirs     sync.Map          // directory path -> *resolvedDir
 	explicit map[string]*Entry // from the manifest: they win
-	entries  map[string]*Entry
-	seen     map[string]bool
+	// found holds the derived entries, the first one found for each path
+	// (the paths in have), in the order found: values in one slice rather
+	// than a map of pointers, so the closure is sorted in place.
+	found    []Entry
+	have     map[string]struct{}
+	seen     map[requestKey]struct{}
 	warnings []string
 	errs     []error
 }
@@ -107,8 +163,8 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 		fs: fsys, m: m, opts: opts, loader: loader,
 		store:    newStoreScanner(existingDirs(fsys, m.storeDirs())),
 		explicit: map[string]*Entry{},
-		entries:  map[string]*Entry{},
-		seen:     map[string]bool{},
+		have:     map[string]struct{}{},
+		seen:     map[requestKey]struct{}{},
 	}
 	r.heads.New = func() any { return new([4096]byte) }
 	queue, err := r.fromManifest()
@@ -133,58 +189,66 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 	return r.closure(), nil
 }
 
+// batchSize is how many requests of a round are analysed before their
+// outcomes are merged: it bounds the outcomes held at once when a round is
+// a large directory tree, and leaves the workers idle only at its end.
+const batchSize = 1024
+
 // run handles requests round by round: each round's requests are
-// analysed concurrently, then merged in a fixed order, so the result
-// never depends on scheduling or on the manifest's order.
+// analysed concurrently, batch by batch, then merged in a fixed order, so
+// the result never depends on scheduling or on the manifest's order.
 func (r *resolver) run(queue []request) {
 	for len(queue) > 0 {
 		round := r.dedup(queue)
-		outs := make([]outcome, len(round))
-		sem := make(chan struct{}, r.opts.Jobs)
-		var wg sync.WaitGroup
-		for i := range round {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func(i int) {
-				defer func() { <-sem; wg.Done() }()
-				outs[i] = r.handle(&round[i])
-			}(i)
-		}
-		wg.Wait()
 		queue = nil
-		for i := range outs {
-			for j := range outs[i].entries {
-				r.add(&outs[i].entries[j])
-			}
-			r.warnings = append(r.warnings, outs[i].warnings...)
-			r.errs = append(r.errs, outs[i].errs...)
-			queue = append(queue, outs[i].next...)
+		for len(round) > 0 {
+			n := min(batchSize, len(round))
+			queue = r.runBatch(round[:n], queue)
+			clear(round[:n]) // let what the handled requests hold go
+			round = round[n:]
 		}
 	}
 }
 
-// dedup drops requests handled before and sorts the rest by key.
-func (r *resolver) dedup(queue []request) []request {
-	type keyed struct {
-		key string
-		q   request
+// runBatch handles a batch of requests concurrently, merges their outcomes
+// in order and appends the requests they make to next.
+func (r *resolver) runBatch(batch, next []request) []request {
+	outs := make([]outcome, len(batch))
+	sem := make(chan struct{}, r.opts.Jobs)
+	var wg sync.WaitGroup
+	for i := range batch {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			outs[i] = r.handle(&batch[i])
+		}(i)
 	}
-	var fresh []keyed
+	wg.Wait()
+	for i := range outs {
+		for j := range outs[i].entries {
+			r.add(&outs[i].entries[j])
+		}
+		r.warnings = append(r.warnings, outs[i].warnings...)
+		r.errs = append(r.errs, outs[i].errs...)
+		next = append(next, outs[i].next...)
+	}
+	return next
+}
+
+// dedup drops requests handled before, in place, and sorts the rest.
+func (r *resolver) dedup(queue []request) []request {
+	fresh := queue[:0]
 	for _, q := range queue {
 		k := q.key()
-		if !r.seen[k] {
-			r.seen[k] = true
-			fresh = append(fresh, keyed{k, q})
+		if _, ok := r.seen[k]; !ok {
+			r.seen[k] = struct{}{}
+			fresh = append(fresh, q)
 		}
 	}
-	// Sorting by precomputed keys: a key is built with fmt, too slow to
-	// build twice per comparison when a round holds 100,000 requests.
-	sort.Slice(fresh, func(i, j int) bool { return fresh[i].key < fresh[j].key })
-	round := make([]request, len(fresh))
-	for i := range fresh {
-		round[i] = fresh[i].q
-	}
-	return round
+	clear(queue[len(fresh):])
+	slices.SortFunc(fresh, func(a, b request) int { return compareRequests(&a, &b) })
+	return fresh
 }
 
 // add records a derived entry; the manifest's own entries win.
@@ -195,11 +259,11 @@ func (r *resolver) add(e *Entry) {
 		}
 		return
 	}
-	if _, ok := r.entries[e.Path]; ok {
+	if _, ok := r.have[e.Path]; ok {
 		return
 	}
-	c := *e
-	r.entries[e.Path] = &c
+	r.have[e.Path] = struct{}{}
+	r.found = append(r.found, *e)
 }
 
 // handle analyses one request. It only reads the tree, so requests run
@@ -365,40 +429,47 @@ func joinSorted(errs []error) error {
 	return errors.Join(out...)
 }
 
-// closure sorts the entries and adds the missing parent directories.
+// closure sorts the entries and adds the missing parent directories. It
+// reuses found's storage and drops the resolver's indexes first, so the
+// sorted closure is the only copy of the entries.
 func (r *resolver) closure() *Closure {
-	all := map[string]*Entry{}
-	for p, e := range r.entries {
-		all[p] = e
-	}
+	entries, have := r.found, r.have
+	r.found, r.have, r.seen = nil, nil, nil
 	for p, e := range r.explicit {
-		all[p] = e
+		entries = append(entries, *e)
+		have[p] = struct{}{}
 	}
-	for p := range all {
+	byPath := func(a, b Entry) int { return cmp.Compare(a.Path, b.Path) }
+	slices.SortFunc(entries, byPath)
+	// In path order, a missing directory is named after the first path
+	// below it, whatever order the entries were found in.
+	for i, n := 0, len(entries); i < n; i++ {
+		p := entries[i].Path
 		for dir := path.Dir(p); dir != "/"; dir = path.Dir(dir) {
-			if _, ok := all[dir]; ok {
-				continue
+			if _, ok := have[dir]; ok {
+				break
 			}
-			all[dir] = &Entry{Path: dir, Kind: Dir, Mode: 0o755, Why: "parent directory of " + p, From: p}
+			have[dir] = struct{}{}
+			entries = append(entries, Entry{Path: dir, Kind: Dir, Mode: 0o755, Why: "parent directory of " + p, From: p})
 		}
 	}
-	c := &Closure{Entries: make([]Entry, 0, len(all)), Warnings: r.warnings}
-	for _, e := range all {
-		c.Entries = append(c.Entries, *e)
-	}
-	sort.Slice(c.Entries, func(i, j int) bool { return c.Entries[i].Path < c.Entries[j].Path })
-	sort.Strings(c.Warnings)
-	return c
+	slices.SortFunc(entries, byPath)
+	sort.Strings(r.warnings)
+	return &Closure{Entries: entries, Warnings: r.warnings}
 }
 
 // checkNames reports every entry whose path the kernel cannot create.
 func (r *resolver) checkNames() {
-	for _, m := range []map[string]*Entry{r.entries, r.explicit} {
-		for p, e := range m {
-			if err := checkLength(p); err != nil {
-				r.errs = append(r.errs, fmt.Errorf("%s (%s): %w", p, e.Why, err))
-			}
+	check := func(e *Entry) {
+		if err := checkLength(e.Path); err != nil {
+			r.errs = append(r.errs, fmt.Errorf("%s (%s): %w", e.Path, e.Why, err))
 		}
+	}
+	for i := range r.found {
+		check(&r.found[i])
+	}
+	for _, e := range r.explicit {
+		check(e)
 	}
 }
 

@@ -363,3 +363,22 @@ func TestSourceDirectory(t *testing.T) {
 		t.Errorf("warnings = %q", c.Warnings)
 	}
 }
+
+// TestParentDirectoryReason: a directory added only because something lies
+// below it is named after the first such path, in path order, whatever
+// order the entries were found in (the manifest's own entries come last).
+func TestParentDirectoryReason(t *testing.T) {
+	for range 5 {
+		tr := newTree(t)
+		tr.write("/srv/z", "z", 0o644)
+		c := tr.mustResolve(`{"contents": [{"source": "/srv/z", "target": "/d/z"},
+			{"target": "/d/c", "text": "c"}, {"target": "/d/b", "text": "b"}, {"target": "/d/e/f", "text": "f"}]}`)
+		d, ok := c.Lookup("/d")
+		if !ok || d.Kind != Dir || d.Why != "parent directory of /d/b" || d.From != "/d/b" {
+			t.Fatalf("/d = %+v, want the parent directory of /d/b", d)
+		}
+		if e, _ := c.Lookup("/d/e"); e == nil || e.Why != "parent directory of /d/e/f" {
+			t.Fatalf("/d/e = %+v", e)
+		}
+	}
+}

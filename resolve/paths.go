@@ -30,7 +30,10 @@ func (r *resolver) resolvePath(p string) (string, []rootfs.Link, error) {
 	if d.err != nil {
 		return r.fs.Resolve(p) // rare: for the error naming the whole path
 	}
-	candidate := path.Join(d.final, base)
+	candidate := p // the common case, with no new string for it
+	if dir != d.final+"/" && !(dir == "/" && d.final == "/") {
+		candidate = path.Join(d.final, base)
+	}
 	fi, err := r.fs.Lstat(candidate)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):

@@ -58,7 +58,14 @@ func (f *FS) Root() string { return f.root }
 func (f *FS) Close() error { return unix.Close(f.dirfd) }
 
 // Clean returns p as a clean absolute path inside the tree ("/" for "").
-func Clean(p string) string { return path.Clean("/" + p) }
+// A path that is clean already is returned as is, not copied: the
+// resolver keeps one string per entry of a large tree.
+func Clean(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return path.Clean(p)
+	}
+	return path.Clean("/" + p)
+}
 
 // HostPath returns where p lies on the host, for messages only: opening it
 // directly would bypass the confinement.
