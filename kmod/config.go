@@ -18,10 +18,16 @@ var configDirs = []string{"/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/
 // config is what the tree's modprobe.d files say that changes which
 // modules a name brings in: aliases, soft and weak dependencies.
 type config struct {
-	files    []string // the files read, in the order libkmod reads them
+	files    []configFile // the files read, in the order libkmod reads them
 	aliases  []aliasLine
 	softdeps []depLine
 	weakdeps []depLine
+}
+
+// configFile is a modprobe.d file and its content.
+type configFile struct {
+	path string
+	data []byte
 }
 
 // loadConfig reads the tree's modprobe.d files. Lines continued with a
@@ -63,7 +69,7 @@ func loadConfig(fsys *rootfs.FS) (*config, error) {
 			errs = append(errs, err)
 			continue
 		}
-		c.files = append(c.files, p)
+		c.files = append(c.files, configFile{p, b})
 		for _, l := range joinContinued(lines(b)) {
 			l = strings.TrimSpace(l)
 			if l == "" || l[0] == '#' {

@@ -58,6 +58,10 @@ type File struct {
 	Decompress bool
 	Why        string // what pulled the file in
 	From       string // the initrd path of the module that did; "" for the manifest
+	// Data is the content of a configuration file as this package read
+	// it, for a caller that looks into the file; nil for modules and
+	// firmware, which are not kept in memory.
+	Data []byte
 }
 
 // Generated is a file made by this package rather than copied.
@@ -166,12 +170,9 @@ func Resolve(fsys *rootfs.FS, opts Options) (*Result, error) {
 	if opts.Firmware {
 		res.Firmware = r.firmware()
 	}
-	for _, p := range cfg.files {
-		f := File{Path: p, Source: p, Why: "modprobe configuration"}
-		if fi, err := fsys.Stat(p); err == nil {
-			f.Size = fi.Size()
-		}
-		res.Config = append(res.Config, f)
+	for _, c := range cfg.files {
+		res.Config = append(res.Config, File{Path: c.path, Source: c.path, Size: int64(len(c.data)),
+			Why: "modprobe configuration", Data: c.data})
 	}
 	gen, err := r.generate()
 	if err != nil {

@@ -373,6 +373,14 @@ kernel/drivers/unused.ko:
 	if want := []string{"/etc/modprobe.d/local.conf", "/lib/modprobe.d/other.conf"}; !slices.Equal(conf, want) {
 		t.Errorf("config %q, want %q", conf, want)
 	}
+	if c := res.Config[len(res.Config)-1]; string(c.Data) != "blacklist nothing\n" || c.Size != int64(len(c.Data)) {
+		t.Errorf("config %s: Data %q, Size %d; want its content", c.Path, c.Data, c.Size)
+	}
+	for _, m := range res.Modules {
+		if m.Data != nil {
+			t.Errorf("module %s: Data kept in memory", m.Path)
+		}
+	}
 	// No Load, no modules-load.d file.
 	res, err = Resolve(openRoot(t, root), Options{Include: []string{"foo"}})
 	must(t, err)

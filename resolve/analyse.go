@@ -16,11 +16,20 @@ import (
 // analyse looks inside a regular file for what it pulls in: an ELF
 // file's libraries, a script's interpreter, and store-path references.
 //
-// Each file is opened once, here or by the loader: an ELF file opened here
-// is handed to the loader, which reads it from the open file, and one the
-// loader has parsed already (a library it found, a program asked for again
-// under another path) is not opened again unless its content is scanned.
+// Each file is opened once, here, by the loader, or by units or kmod: an
+// ELF file opened here is handed to the loader, which reads it from the
+// open file; one the loader has parsed already (a library it found, a
+// program asked for again under another path) is not opened again unless
+// its content is scanned; a unit or modprobe.d file is analysed from the
+// bytes its package read, and a module or firmware file not at all.
 func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) {
+	if k, ok := r.known[file]; ok {
+		if !k.opaque {
+			head := k.data[:min(len(k.data), 4096)]
+			r.analyseData(o, q, file, head, bytes.NewReader(k.data[len(head):]))
+		}
+		return
+	}
 	if !r.m.ScanELF {
 		if _, ok := r.loader.Parsed(file, fi); ok {
 			if q.program {

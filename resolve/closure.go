@@ -136,11 +136,23 @@ type resolver struct {
 	// found holds the derived entries, the first one found for each path
 	// (the paths in have), in the order found: values in one slice rather
 	// than a map of pointers, so the closure is sorted in place.
-	found    []Entry
+	found []Entry
+	// known holds, by real path, files that units or kmod have read or
+	// identified already, so that analyse does not open them again.
+	known    map[string]knownFile
 	have     map[string]struct{}
 	seen     map[requestKey]struct{}
 	warnings []string
 	errs     []error
+}
+
+// knownFile is what another package found of a file: its content, or that
+// there is nothing to look for in it.
+type knownFile struct {
+	data []byte
+	// opaque marks a kernel module or firmware: it loads no libraries
+	// and runs no interpreter, and is not worth scanning.
+	opaque bool
 }
 
 // Resolve computes the closure of m inside fsys.
@@ -164,6 +176,7 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 		store:    newStoreScanner(existingDirs(fsys, m.storeDirs())),
 		explicit: map[string]*Entry{},
 		have:     map[string]struct{}{},
+		known:    map[string]knownFile{},
 		seen:     map[requestKey]struct{}{},
 	}
 	r.heads.New = func() any { return new([4096]byte) }

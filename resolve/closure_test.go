@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -187,6 +188,15 @@ func TestStoreReferences(t *testing.T) {
 	// The referenced directory is there, empty: only what is named comes.
 	if e, ok := c.Lookup("/nix/store/" + h2 + "-tool/bin"); !ok || e.Kind != Dir {
 		t.Errorf("referenced directory missing: %+v", e)
+	}
+	// Named as a unit, the file is read by package units, and scanned
+	// from what it read.
+	bar := path.Dir(unit) + "/bar.service"
+	other := "/nix/store/" + h2 + "-tool/bin/other"
+	tr.write(bar, "[Unit]\nDefaultDependencies=no\n[Service]\nEnvironment=X="+other+"\n", 0o644)
+	c = tr.mustResolve(`{"units": ["bar.service"], "unitDirs": ["` + path.Dir(unit) + `"]}`)
+	if e, ok := c.Lookup(other); !ok || e.Why != "referenced by "+bar {
+		t.Errorf("file named by a unit named in units: %+v", e)
 	}
 	// Another store dir is configurable; then /nix/store is not followed.
 	c = tr.mustResolve(`{"storeDirs": ["/gnu/store"], "contents": [{"source": "` + unit + `"}]}`)

@@ -31,6 +31,9 @@ func (r *resolver) fromUnits() ([]request, error) {
 		queue = append(queue, q)
 	}
 	for _, it := range res.Items {
+		if it.Data != nil {
+			r.known[r.realPath(it.Path)] = knownFile{data: it.Data}
+		}
 		push(request{path: it.Path, why: it.Why, program: true})
 	}
 	for _, l := range res.Links {

@@ -61,7 +61,7 @@ func TestDryRunOpensEachFileOnce(t *testing.T) {
 		}
 	}
 
-	opens := readOpens(t, trace, root)
+	opens := readOpens(t, trace, root, anyOpen)
 	for _, p := range []string{"/usr/bin/greet", "/usr/bin/script", libdir + "/libgreet.so.1", libdir + "/libc.so.6", libdir + "/ld-linux-x86-64.so.2"} {
 		if opens[p] != 1 {
 			t.Errorf("%s opened %d times, want once", p, opens[p])
@@ -72,19 +72,65 @@ func TestDryRunOpensEachFileOnce(t *testing.T) {
 	}
 }
 
+// TestSystemdDryRunOpensEachFileOnce resolves the systemd example on this
+// host, whose unit files and modprobe.d files are read by the units and
+// kmod packages and modules by kmod for their .modinfo: the resolver uses
+// what they read instead of opening the files again.
+func TestSystemdDryRunOpensEachFileOnce(t *testing.T) {
+	tmp := t.TempDir()
+	m := systemdManifest(t, tmp)
+	trace := filepath.Join(tmp, "strace")
+	r := runCmd(t, nil, nil, "strace", "-ff", "-qq", "-y", "-e", "trace=openat2",
+		"-o", trace, exe, "-m", m, "--kernel-version", kernelVersion(t), "--dry-run")
+	if r.code != 0 {
+		t.Fatalf("mkinitrd-ng under strace: %s", r.stderr)
+	}
+	// Only openat2: the resolver reads the root through it, and the
+	// dynamic loader opens our own libraries with openat.
+	opens := readOpens(t, trace, "/", rootOpen)
+	kinds := map[string]int{}
+	for p, n := range opens {
+		if n != 1 {
+			t.Errorf("%s opened %d times, want once", p, n)
+		}
+		switch {
+		case strings.HasSuffix(p, ".service"):
+			kinds["unit"]++
+		case strings.Contains(p, "/modprobe.d/"):
+			kinds["modprobe.d"]++
+		case strings.Contains(p, ".ko"):
+			kinds["module"]++
+		}
+	}
+	// What the check covers: a file of each kind was read.
+	for _, k := range []string{"unit", "module"} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s file opened: %v", k, kinds)
+		}
+	}
+	t.Logf("%d files opened once each; %v", len(opens), kinds)
+}
+
+// The opening calls readOpens counts: any, or only openat2 (RESOLVE_IN_ROOT).
+var (
+	anyOpen  = regexp.MustCompile(`^open(?:at2?)?\(.*\) = \d+<([^>]*)>$`)
+	rootOpen = regexp.MustCompile(`^openat2\(.*\) = \d+<([^>]*)>$`)
+)
+
 // readOpens counts, in the logs of strace -ff -y written to prefix.PID,
-// the successful opens for reading of each file under root. O_PATH opens
-// (stat, readlink) and directories are left out: they read no content.
-func readOpens(t *testing.T, prefix, root string) map[string]int {
+// the successful opens for reading, by calls that match call, of each file
+// under root. O_PATH opens (stat, readlink) and directories are left out:
+// they read no content.
+func readOpens(t *testing.T, prefix, root string, call *regexp.Regexp) map[string]int {
 	t.Helper()
 	real, err := filepath.EvalSymlinks(root)
 	must(t, err)
+	real = strings.TrimSuffix(real, "/")
 	logs, err := filepath.Glob(prefix + ".*")
 	must(t, err)
 	if len(logs) == 0 {
 		t.Fatal("strace wrote no log")
 	}
-	call := regexp.MustCompile(`^open(?:at2?)?\(.*\) = \d+<([^>]*)>$`)
 	opens := map[string]int{}
 	for _, log := range logs {
 		data, err := os.ReadFile(log)

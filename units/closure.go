@@ -1,6 +1,7 @@
 package units
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -54,6 +55,10 @@ type Options struct {
 type Item struct {
 	Path string
 	Why  string
+	// Data is the content of a file this package parsed (a unit file or a
+	// drop-in), as read; nil for a link. A caller that looks into the file
+	// can use it rather than read the file again.
+	Data []byte
 }
 
 // Link is a symlink to create that the root does not have.
@@ -100,6 +105,7 @@ func Closure(fsys *rootfs.FS, names []string, opts Options) (*Result, error) {
 		opts:  opts,
 		dirs:  opts.Dirs,
 		items: map[string]Item{},
+		read:  map[string][]byte{},
 		links: map[string]Link{},
 		execs: map[string]Exec{},
 		warns: map[string]bool{},
@@ -148,6 +154,7 @@ type closer struct {
 	dirs     []string
 	realDirs []string // dirs with symlinks resolved
 	items    map[string]Item
+	read     map[string][]byte // the files parsed, as read
 	links    map[string]Link
 	execs    map[string]Exec
 	warns    map[string]bool
@@ -186,7 +193,9 @@ func (c *closer) result() (*Result, error) {
 	}
 	for _, p := range slices.Sorted(maps.Keys(c.items)) {
 		if _, ok := c.links[p]; !ok { // an explicit link replaces what is there
-			r.Items = append(r.Items, c.items[p])
+			it := c.items[p]
+			it.Data = c.read[p]
+			r.Items = append(r.Items, it)
 		}
 	}
 	for _, p := range slices.Sorted(maps.Keys(c.execs)) {
@@ -503,13 +512,15 @@ func addEntries(dst []located, f *File, file string) []located {
 	return dst
 }
 
+// parse reads and parses the unit file p, and keeps what it read for the
+// caller (see Item.Data).
 func (c *closer) parse(p string) (*File, error) {
-	r, err := c.fs.Open(p)
+	b, err := c.fs.ReadFile(p)
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	return Parse(r, p)
+	c.read[p] = b
+	return Parse(bytes.NewReader(b), p)
 }
 
 // dropinDirs lists the directories systemd searches for a unit's drop-ins

@@ -196,6 +196,21 @@ func TestClosureAliases(t *testing.T) {
 		lib + "from-alias-target-dropin.target", lib + "from-alias-dropin.target",
 		lib + "self.target", etc + "masked.service", lib + "empty.service",
 	})
+	// Data is what was parsed: a unit file's or drop-in's content, and
+	// nothing for a link or a masked unit, which are not read.
+	for _, it := range r.Items {
+		want, read := map[string]string{
+			lib + "x.service":                 "[Unit]\nWants=y.target\nDefaultDependencies=no\n[Service]\nExecStart=/usr/bin/true\n",
+			lib + "reboot.target.d/10-x.conf": "[Unit]\nWants=from-alias-target-dropin.target\n",
+			lib + "z.target":                  "[Unit]\n",
+		}[it.Path]
+		if read && string(it.Data) != want {
+			t.Errorf("%s: Data %q, want %q", it.Path, it.Data, want)
+		}
+		if link := strings.HasPrefix(it.Path, etc) || it.Path == lib+"ctrl-alt-del.target" || it.Path == lib+"empty.service"; link && it.Data != nil {
+			t.Errorf("%s: Data %q, want none (not parsed)", it.Path, it.Data)
+		}
+	}
 	if _, err := Closure(fsys, []string{"bad.target"}, Options{}); err == nil || !strings.Contains(err.Error(), "bad.target not found") {
 		t.Errorf("invalid alias: err = %v", err)
 	}
