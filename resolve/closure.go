@@ -214,6 +214,11 @@ func (r *resolver) run(queue []request) {
 	for len(queue) > 0 {
 		round := r.dedup(queue)
 		queue = nil
+		// Room for the round's entries, about one per request, and
+		// for a few more (links met on the way, parent directories):
+		// growing found one append at a time would copy it, and hold
+		// both copies, many times over in a large tree's round.
+		r.found = slices.Grow(r.found, len(round)+len(round)/16)
 		for len(round) > 0 {
 			n := min(batchSize, len(round))
 			queue = r.runBatch(round[:n], queue)
@@ -348,6 +353,7 @@ func (r *resolver) dirEntry(o *outcome, q *request, dest string, fi fs.FileInfo,
 		return
 	}
 	childWhy := "in directory " + dest // one string shared by the children
+	o.next = slices.Grow(o.next, len(children))
 	for _, c := range children {
 		child := request{path: path.Join(final, c.Name()), why: childWhy, from: dest,
 			program: true, recurse: true, dlopen: q.dlopen}
