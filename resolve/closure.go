@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/elfdeps"
@@ -232,15 +233,18 @@ func (r *resolver) run(queue []request) {
 // in order and appends the requests they make to next.
 func (r *resolver) runBatch(batch, next []request) []request {
 	outs := make([]outcome, len(batch))
-	sem := make(chan struct{}, r.opts.Jobs)
+	// Jobs workers take the requests in turn: one goroutine per request
+	// cost as much scheduling as a small file's analysis.
+	var taken atomic.Int64
 	var wg sync.WaitGroup
-	for i := range batch {
+	for range min(r.opts.Jobs, len(batch)) {
 		wg.Add(1)
-		sem <- struct{}{}
-		go func(i int) {
-			defer func() { <-sem; wg.Done() }()
-			outs[i] = r.handle(&batch[i])
-		}(i)
+		go func() {
+			defer wg.Done()
+			for i := int(taken.Add(1) - 1); i < len(batch); i = int(taken.Add(1) - 1) {
+				outs[i] = r.handle(&batch[i])
+			}
+		}()
 	}
 	wg.Wait()
 	for i := range outs {
@@ -288,7 +292,7 @@ func (r *resolver) add(e *Entry) {
 // concurrently.
 func (r *resolver) handle(q *request) outcome {
 	var o outcome
-	final, links, err := r.resolvePath(q.path)
+	final, links, fi, err := r.resolveStat(q.path)
 	if err != nil {
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", q.path, q.why, unwrapPath(err)))
 		return o
@@ -297,7 +301,9 @@ func (r *resolver) handle(q *request) outcome {
 	if q.target == "" {
 		why, from = r.linkEntries(&o, links, q)
 	}
-	fi, err := r.fs.Lstat(final)
+	if fi == nil {
+		fi, err = r.fs.Lstat(final)
+	}
 	if err != nil {
 		if len(links) > 0 && errors.Is(err, fs.ErrNotExist) && q.target == "" {
 			o.warnf("%s: dangling symlink to %s kept (%s)", links[len(links)-1].Path, final, q.why)

@@ -21,14 +21,24 @@ type resolvedDir struct {
 // dominated resolving 100,000 files. A final component that is itself a
 // symlink takes the full path.
 func (r *resolver) resolvePath(p string) (string, []rootfs.Link, error) {
+	final, links, _, err := r.resolveStat(p)
+	return final, links, err
+}
+
+// resolveStat is resolvePath that also returns the final path's Lstat
+// result when it had to look at it anyway (nil otherwise), which saves
+// handle a second look.
+func (r *resolver) resolveStat(p string) (string, []rootfs.Link, fs.FileInfo, error) {
 	p = rootfs.Clean(p)
 	dir, base := path.Split(p)
 	if base == "" {
-		return r.fs.Resolve(p)
+		final, links, err := r.fs.Resolve(p)
+		return final, links, nil, err
 	}
 	d := r.resolveDir(dir)
 	if d.err != nil {
-		return r.fs.Resolve(p) // rare: for the error naming the whole path
+		final, links, err := r.fs.Resolve(p) // rare: for the error naming the whole path
+		return final, links, nil, err
 	}
 	candidate := p // the common case, with no new string for it
 	if dir != d.final+"/" && !(dir == "/" && d.final == "/") {
@@ -37,11 +47,12 @@ func (r *resolver) resolvePath(p string) (string, []rootfs.Link, error) {
 	fi, err := r.fs.Lstat(candidate)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return candidate, d.links, nil // missing: Lstat on it fails again
+		return candidate, d.links, nil, nil // missing: Lstat on it fails again
 	case err == nil && fi.Mode()&fs.ModeSymlink == 0:
-		return candidate, d.links, nil
+		return candidate, d.links, fi, nil
 	}
-	return r.fs.Resolve(p)
+	final, links, err := r.fs.Resolve(p)
+	return final, links, nil, err
 }
 
 func (r *resolver) resolveDir(dir string) *resolvedDir {

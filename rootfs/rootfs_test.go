@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
 )
 
@@ -81,5 +82,46 @@ func TestReadsStayInRoot(t *testing.T) {
 	}
 	if target, err := f.Readlink("/lib"); err != nil || target != "usr/lib" {
 		t.Errorf("Readlink(/lib) = %q, %v", target, err)
+	}
+}
+
+// TestLstatMatchesOS: Lstat and Stat, which fstat the descriptor
+// themselves, describe each kind of file as os.Lstat and os.Stat do.
+func TestLstatMatchesOS(t *testing.T) {
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "file"), []byte("12345"), 0o644))
+	must(os.Chmod(filepath.Join(dir, "file"), 0o4755|os.ModeSetuid))
+	must(os.Mkdir(filepath.Join(dir, "dir"), 0o755))
+	must(os.Chmod(filepath.Join(dir, "dir"), 0o1777|os.ModeSticky|os.ModeSetgid))
+	must(os.Symlink("file", filepath.Join(dir, "link")))
+	must(syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o600))
+	must(os.Link(filepath.Join(dir, "file"), filepath.Join(dir, "hard")))
+	f, err := New(dir)
+	must(err)
+	defer f.Close()
+	for _, name := range []string{"file", "dir", "link", "fifo", "hard"} {
+		for _, c := range []struct {
+			ours func(string) (os.FileInfo, error)
+			os   func(string) (os.FileInfo, error)
+		}{{f.Lstat, os.Lstat}, {f.Stat, os.Stat}} {
+			got, err := c.ours("/" + name)
+			must(err)
+			want, err := c.os(filepath.Join(dir, name))
+			must(err)
+			if got.Name() != want.Name() || got.Mode() != want.Mode() || got.Size() != want.Size() ||
+				!got.ModTime().Equal(want.ModTime()) || got.IsDir() != want.IsDir() {
+				t.Errorf("%s: got %s %v %d %v, want %s %v %d %v", name, got.Name(), got.Mode(), got.Size(), got.ModTime(),
+					want.Name(), want.Mode(), want.Size(), want.ModTime())
+			}
+			if g, w := got.Sys().(*syscall.Stat_t), want.Sys().(*syscall.Stat_t); g.Ino != w.Ino || g.Nlink != w.Nlink {
+				t.Errorf("%s: Sys ino %d nlink %d, want %d %d", name, g.Ino, g.Nlink, w.Ino, w.Nlink)
+			}
+		}
 	}
 }
