@@ -1,6 +1,7 @@
 package compressors
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -207,7 +208,21 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-func newNone(w io.Writer, _ int) (io.WriteCloser, error) { return nopCloser{w}, nil }
+// noneBufferSize is what "none" gathers before it writes: an archive of
+// small files is mostly headers and padding of a few dozen bytes, each of
+// which would otherwise cost a system call.
+const noneBufferSize = 256 << 10
+
+// newNone returns a buffered pass-through; Close flushes it.
+func newNone(w io.Writer, _ int) (io.WriteCloser, error) {
+	return flushCloser{bufio.NewWriterSize(w, noneBufferSize)}, nil
+}
+
+// flushCloser is a bufio.Writer whose Close flushes it. It keeps the
+// Writer's ReadFrom, which reads file data straight into the buffer.
+type flushCloser struct{ *bufio.Writer }
+
+func (f flushCloser) Close() error { return f.Flush() }
 
 func newGzip(w io.Writer, level int) (io.WriteCloser, error) {
 	// No name and mtime 0, as with gzip -n, so that the output depends

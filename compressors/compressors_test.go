@@ -402,3 +402,43 @@ func TestCopyThroughReadFrom(t *testing.T) {
 		})
 	}
 }
+
+// countingWriter counts the writes that reach it.
+type countingWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.writes++
+	return c.Buffer.Write(p)
+}
+
+// TestNoneBuffers: "none" gathers an archive's many small writes (headers,
+// padding) into few, and Close writes out the rest.
+func TestNoneBuffers(t *testing.T) {
+	c, err := Lookup("none", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out countingWriter
+	w, err := c.NewWriter(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	for i := range 10000 {
+		piece := []byte(fmt.Sprintf("070701%08X", i))
+		w.Write(piece)
+		want.Write(piece)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want.Bytes()) {
+		t.Fatalf("output differs from input (%d bytes, want %d)", out.Len(), want.Len())
+	}
+	if max := want.Len()/noneBufferSize + 1; out.writes > max {
+		t.Errorf("%d writes for %d bytes in 10,000 pieces, want at most %d", out.writes, want.Len(), max)
+	}
+}

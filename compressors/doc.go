@@ -16,7 +16,7 @@
 // any machine.
 //
 //	name  levels  default  meaning of the level
-//	none  -       -        plain cpio; only level 0 is accepted
+//	none  -       -        plain cpio, written in 256 KiB pieces; only level 0 is accepted
 //	gzip  1-9     6        klauspost/compress/gzip level; no file name, mtime 0
 //	                       (like gzip -n)
 //	zstd  1-22    3        zstd CLI scale mapped with zstd.EncoderLevelFromZstd:
