@@ -138,11 +138,11 @@ type resolver struct {
 	// (the paths in have), in the order found: values in one slice rather
 	// than a map of pointers, so the closure is sorted in place.
 	found []Entry
+	have  map[string]struct{}
+	seen  map[requestKey]struct{} // the requests handled
 	// known holds, by real path, files that units or kmod have read or
 	// identified already, so that analyse does not open them again.
 	known    map[string]knownFile
-	have     map[string]struct{}
-	seen     map[requestKey]struct{}
 	warnings []string
 	errs     []error
 }

@@ -32,7 +32,8 @@ type Manifest struct {
 	// StoreDirs are the directories whose store paths are followed when
 	// they are referenced from scripts, units and config files.
 	StoreDirs []string `json:"storeDirs,omitempty"`
-	// ScanELF makes ELF files scanned for store paths too.
+	// ScanELF makes ELF files scanned for store paths too (not the
+	// modules and firmware that Modules brings, which name none).
 	ScanELF bool `json:"scanELF,omitempty"`
 	// Dlopen is the default policy for .note.dlopen notes.
 	Dlopen *Dlopen `json:"dlopen,omitempty"`
