@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"strings"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
@@ -18,21 +19,33 @@ import (
 // reading file contents from fsys as it goes (nothing is staged). Every
 // entry gets mtime. It returns the archive's length.
 func WriteArchive(ctx context.Context, w io.Writer, fsys *rootfs.FS, c *resolve.Closure, mtime int64) (int64, error) {
+	entries := func(yield func(*resolve.Entry) bool) {
+		for i := range c.Entries {
+			if !yield(&c.Entries[i]) {
+				return
+			}
+		}
+	}
+	return writeEntries(ctx, w, fsys, entries, hardLinks(c.Entries), mtime)
+}
+
+// writeEntries writes entries, in order, as WriteArchive does; links are
+// their hard-link groups.
+func writeEntries(ctx context.Context, w io.Writer, fsys *rootfs.FS, entries iter.Seq[*resolve.Entry], links map[string]*linkGroup, mtime int64) (int64, error) {
 	cw := cpiogen.NewWriter(w)
-	links := hardLinks(c.Entries)
-	for i := range c.Entries {
-		if err := ctx.Err(); err != nil {
-			return cw.Offset(), err
+	var err error
+	for e := range entries {
+		if err = ctx.Err(); err != nil {
+			break
 		}
-		e := &c.Entries[i]
-		if err := writeEntry(cw, fsys, e, mtime, links[e.HardLink]); err != nil {
-			return cw.Offset(), err
+		if err = writeEntry(cw, fsys, e, mtime, links[e.HardLink]); err != nil {
+			break
 		}
 	}
-	if err := cw.Close(); err != nil {
-		return cw.Offset(), err
+	if err == nil {
+		err = cw.Close()
 	}
-	return cw.Offset(), nil
+	return cw.Offset(), err
 }
 
 // linkGroup is a set of names of one inode of the root.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -154,5 +156,43 @@ func TestDecompressedEntry(t *testing.T) {
 		if got, _ := io.ReadAll(r); !bytes.Equal(got, plain) {
 			t.Errorf("stored %d bytes, not the decoded module", len(got))
 		}
+	}
+}
+
+// TestBuildMatchesWriteArchive: Build streams the closure from its packed
+// form; the image and the Result's entries are those of Resolve followed
+// by WriteArchive, for every kind of entry and a hard-link pair.
+func TestBuildMatchesWriteArchive(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "usr/bin"), 0o755)
+	os.WriteFile(filepath.Join(dir, "usr/bin/tool"), []byte("#!/bin/true\n"), 0o755)
+	os.Link(filepath.Join(dir, "usr/bin/tool"), filepath.Join(dir, "usr/bin/tool2"))
+	os.Symlink("usr/bin", filepath.Join(dir, "bin"))
+	manifest := `{"contents": [{"source": "/bin/tool"}, {"source": "/usr/bin/tool2"},
+		{"target": "/etc/hostname", "text": "initrd\n"}, {"target": "/dev/console", "type": "char", "major": 5, "minor": 1},
+		{"target": "/run", "type": "dir", "mode": "1777"}, {"target": "/run/initctl", "type": "fifo"}]}`
+	fsys, c := resolveIn(t, dir, manifest)
+	var want bytes.Buffer
+	if _, err := WriteArchive(context.Background(), &want, fsys, c, 7); err != nil {
+		t.Fatal(err)
+	}
+	m, err := resolve.ParseManifest(strings.NewReader(manifest), "m.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	none, _ := compressors.Lookup("none", 0)
+	var got bytes.Buffer
+	res, err := Build(context.Background(), m, &got, Options{Root: dir, Compressor: none, MTime: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Errorf("Build wrote %d bytes that differ from WriteArchive's %d", got.Len(), want.Len())
+	}
+	if !slices.EqualFunc(res.Closure.Entries, c.Entries, func(a, b resolve.Entry) bool { return reflect.DeepEqual(a, b) }) {
+		t.Errorf("Result.Closure.Entries = %v, want %v", res.Closure.Entries, c.Entries)
+	}
+	if !bytes.Contains(want.Bytes(), []byte("initrd\n")) || len(c.Entries) < 8 {
+		t.Errorf("fixture too small: %d entries", len(c.Entries))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"time"
 
@@ -115,6 +116,13 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 	}
 	res := &Result{Closure: closure, Compressor: comp.Name(), ResolveTime: time.Since(start)}
 	start = time.Now()
+	// While the archive streams, the entries are held packed: a large
+	// closure's []Entry and the compressors' buffers are then not live at
+	// once (50,000 entries take 12 MB as []Entry, 0.8 MB packed).
+	// The Result gets them back once the compressors are done.
+	links := hardLinks(closure.Entries)
+	packed := resolve.Pack(closure.Entries)
+	closure.Entries = nil
 	counted := &countWriter{w: w}
 	if err := WriteEarly(counted, fsys, m, opts.MTime); err != nil {
 		return nil, err
@@ -124,13 +132,19 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 	if err != nil {
 		return nil, err
 	}
-	n, err := WriteArchive(ctx, cw, fsys, closure, opts.MTime)
+	n, err := writeEntries(ctx, cw, fsys, packed.All(), links, opts.MTime)
 	if cerr := cw.Close(); err == nil {
 		err = cerr // the compressors' errors name the compressor
 	}
 	if err != nil {
 		return nil, err
 	}
+	// The compressors' buffers are garbage now. Collect them before
+	// unpacking: the collector runs concurrently with allocation, and a
+	// quick Unpack would otherwise grow the heap past them (measured on
+	// 50,000 entries with Go zstd: 51 MiB of RSS instead of 44).
+	runtime.GC()
+	closure.Entries = packed.Unpack()
 	res.Uncompressed, res.Written, res.ArchiveTime = n, counted.n, time.Since(start)
 	return res, nil
 }
