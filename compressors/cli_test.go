@@ -27,7 +27,10 @@ func TestCLIEngines(t *testing.T) {
 	}{
 		{"gzip-cli", 0, []string{"gzip", "-n", "-c", "-6"}, nil},
 		{"gzip-cli", 1, []string{"gzip", "-n", "-c", "-1"}, nil},
-		{"zstd-cli", 0, []string{"zstd", "-q", "-c", "-T1", "-3"}, nil},
+		{"zstd-cli", 0, []string{"zstd", "-q", "-c", "-T1", "-8", "--zstd=wlog=23,mml=4,slog=3"}, func(t *testing.T, file string) {
+			checkZstdWindow(t, file)
+		}},
+		{"zstd-cli", 3, []string{"zstd", "-q", "-c", "-T1", "-3"}, nil},
 		{"zstd-cli", 19, []string{"zstd", "-q", "-c", "-T1", "-19"}, func(t *testing.T, file string) {
 			checkZstdWindow(t, file)
 		}},

@@ -24,7 +24,7 @@ type benchCase struct {
 // size (zstd, gzip, xz, lz4, none) or the pure-Go engines' defaults (-go).
 func cases() []benchCase {
 	return []benchCase{
-		{"zstd", "zstd -10", []string{"-c", "zstd-cli", "--level", "9"}},
+		{"zstd", "zstd -10", []string{"-c", "zstd-cli"}},
 		{"zstd-go", "zstd -10", []string{"-c", "zstd"}},
 		{"gzip", "gzip -9n", []string{"-c", "gzip-cli", "--level", "6"}},
 		{"gzip-go", "gzip -9n", []string{"-c", "gzip"}},
@@ -253,7 +253,7 @@ func presets() [][]string {
 		{"gzip", []string{"1", "6", "max"}},
 		{"gzip-cli", []string{"1", "6", "max"}},
 		{"zstd", []string{"1", "3", "7", "max"}},
-		{"zstd-cli", []string{"3", "9", "max"}},
+		{"zstd-cli", []string{"3", "9", "default", "max"}},
 		{"xz", []string{"default", "6", "max"}},
 		{"xz-cli", []string{"1", "4", "default", "max"}},
 		{"lz4", []string{"default", "max"}},
