@@ -45,8 +45,7 @@ func lookupCLI(name string) (cliSpec, bool) {
 		}}, true
 	case "zstd":
 		// At most level 19: above it (--ultra) windows exceed what the
-		// kernel is known to decode. -T1 fixes the frame layout whatever
-		// ZSTD_NBTHREADS says (the environment is also cleaned).
+		// kernel is known to decode.
 		return cliSpec{format: s, tool: "zstd", min: 1, max: 19, def: 0, top: 19, args: zstdCLIArgs}, true
 	case "xz":
 		return cliSpec{format: s, tool: "xz", min: 1, max: 9, def: 0, top: 9, args: xzCLIArgs}, true
@@ -55,8 +54,13 @@ func lookupCLI(name string) (cliSpec, bool) {
 }
 
 // zstdCLIArgs returns zstd's options for a level: 1-19 are zstd's own.
+// --single-thread, not -T1: -T1 runs zstd's multi-threaded engine with
+// one worker, which queues input in jobs of several windows; on a 64 MiB
+// file it peaked at 92 MiB of RSS at level 9, single-threaded at 20 MiB,
+// in the same time. It also fixes the frame layout whatever
+// ZSTD_NBTHREADS says (the environment is cleaned as well).
 func zstdCLIArgs(level int) []string {
-	args := []string{"-q", "-c", "-T1"}
+	args := []string{"-q", "-c", "--single-thread"}
 	if level != 0 {
 		return append(args, "-"+strconv.Itoa(level))
 	}

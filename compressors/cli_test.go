@@ -27,15 +27,15 @@ func TestCLIEngines(t *testing.T) {
 	}{
 		{"gzip-cli", 0, []string{"gzip", "-n", "-c", "-6"}, nil},
 		{"gzip-cli", 1, []string{"gzip", "-n", "-c", "-1"}, nil},
-		{"zstd-cli", 0, []string{"zstd", "-q", "-c", "-T1", "-8", "--zstd=wlog=23,mml=4,slog=3"}, func(t *testing.T, file string) {
+		{"zstd-cli", 0, []string{"zstd", "-q", "-c", "--single-thread", "-8", "--zstd=wlog=23,mml=4,slog=3"}, func(t *testing.T, file string) {
 			checkZstdWindow(t, file)
 		}},
-		{"zstd-cli", 3, []string{"zstd", "-q", "-c", "-T1", "-3"}, nil},
-		{"zstd-cli", 19, []string{"zstd", "-q", "-c", "-T1", "-19"}, func(t *testing.T, file string) {
+		{"zstd-cli", 3, []string{"zstd", "-q", "-c", "--single-thread", "-3"}, nil},
+		{"zstd-cli", 19, []string{"zstd", "-q", "-c", "--single-thread", "-19"}, func(t *testing.T, file string) {
 			checkZstdWindow(t, file)
 		}},
 		{"gzip-cli", LevelMax, []string{"gzip", "-n", "-c", "-9"}, nil},
-		{"zstd-cli", LevelMax, []string{"zstd", "-q", "-c", "-T1", "-19"}, nil},
+		{"zstd-cli", LevelMax, []string{"zstd", "-q", "-c", "--single-thread", "-19"}, nil},
 		{"xz-cli", 0, []string{"xz", "-q", "-c", "-T1", "--check=crc32", "--lzma2=preset=5,mf=hc4,depth=4,dict=2MiB"}, nil},
 		{"xz-cli", LevelMax, []string{"xz", "-q", "-c", "-T1", "--check=crc32", "--lzma2=preset=9,dict=8MiB"}, func(t *testing.T, file string) {
 			list := string(mustTool(t, nil, "xz", "-lvv", file))

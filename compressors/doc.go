@@ -59,7 +59,7 @@
 //
 //	name      levels  default  command run for each segment
 //	gzip-cli  1-9     6        gzip -n -c -LEVEL
-//	zstd-cli  1-19    tuned    zstd -q -c -T1 -LEVEL (no --ultra: windows stay <= 8 MiB)
+//	zstd-cli  1-19    tuned    zstd -q -c --single-thread -LEVEL (no --ultra: windows stay <= 8 MiB)
 //	xz-cli    1-9     tuned    xz -q -c -T1 --check=crc32 --lzma2=preset=LEVEL,dict=D
 //	                           with D the preset's dictionary capped at 8 MiB
 //
