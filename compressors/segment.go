@@ -342,22 +342,7 @@ func (w *segWriter) Close() error {
 		w.end()
 	}
 	<-w.prevDone
-	w.release()
 	return w.firstErr()
-}
-
-// release lets the pooled encoders and buffers go, so that what the
-// caller allocates next (a Result's entries) reuses their memory even
-// while it still holds the writer.
-func (w *segWriter) release() {
-	for _, ch := range []chan []byte{w.free, w.outs} {
-		for len(ch) > 0 {
-			<-ch
-		}
-	}
-	for len(w.encs) > 0 {
-		<-w.encs
-	}
 }
 
 // orderedWriter holds a segment's compressed output until every earlier

@@ -59,9 +59,9 @@ func TestPackRoundTrip(t *testing.T) {
 	}
 }
 
-// A tree of 50,000 files, the benchmark's synthetic workload, packs to
-// a few bytes an entry: that is the point of packing.
-func TestPackSize(t *testing.T) {
+// treeEntries is the closure of a tree like the benchmark's synthetic
+// workload: 500 directories of 100 files.
+func treeEntries() []Entry {
 	var entries []Entry
 	for d := range 500 {
 		dir := fmt.Sprintf("/var/tmp/mkinitrd-ng-bench/synthetic/tree/d%03d", d)
@@ -72,6 +72,13 @@ func TestPackSize(t *testing.T) {
 			entries = append(entries, Entry{Path: p, Kind: File, Source: p, Size: int64(40000 + f), Mode: 0o644, Why: why, From: dir})
 		}
 	}
+	return entries
+}
+
+// A tree of 50,000 files packs to a few bytes an entry: that is the point
+// of packing.
+func TestPackSize(t *testing.T) {
+	entries := treeEntries()
 	p := Pack(entries)
 	perEntry := float64(p.Size()) / float64(p.Len())
 	t.Logf("%d entries: %d bytes packed, %.1f an entry", p.Len(), p.Size(), perEntry)
@@ -102,4 +109,24 @@ func TestPackAllStops(t *testing.T) {
 	if !reflect.DeepEqual(seen, []string{"/a", "/b"}) {
 		t.Errorf("All yielded %q, want /a and /b", seen)
 	}
+}
+
+// BenchmarkPack packs and walks a 50,500-entry closure, as a build does,
+// and reports the packed bytes an entry.
+func BenchmarkPack(b *testing.B) {
+	entries := treeEntries()
+	var size int
+	for b.Loop() {
+		p := Pack(entries)
+		walked := 0
+		for range p.All() { // every entry, as the archive writer walks them
+			walked++
+		}
+		if walked != len(entries) {
+			b.Fatalf("walked %d entries of %d", walked, len(entries))
+		}
+		size += p.Size()
+	}
+	b.ReportMetric(float64(size)/float64(b.N)/float64(len(entries)), "B/entry")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(entries)), "ns/entry")
 }
