@@ -48,7 +48,7 @@ func Pack(entries []Entry) *Packed {
 		e := &entries[i]
 		shared := commonPrefix(prev, e.Path)
 		p.uvarint(uint64(shared))
-		p.bytes(e.Path[shared:])
+		appendBytes(p, e.Path[shared:])
 		prev = e.Path
 		flags := packFlags(e)
 		p.buf = append(p.buf, byte(e.Kind), flags)
@@ -59,13 +59,13 @@ func Pack(entries []Entry) *Packed {
 		p.uvarint(str(e.Why))
 		p.uvarint(str(e.From))
 		if flags&packSource != 0 {
-			p.bytes(e.Source)
+			appendBytes(p, e.Source)
 		}
 		if flags&packData != 0 {
-			p.bytes(string(e.Data))
+			appendBytes(p, e.Data)
 		}
 		if flags&packLink != 0 {
-			p.bytes(e.LinkTarget)
+			appendBytes(p, e.LinkTarget)
 		}
 		if flags&packHardLink != 0 {
 			p.uvarint(str(e.HardLink))
@@ -118,7 +118,8 @@ func commonPrefix(a, b string) int {
 
 func (p *Packed) uvarint(v uint64) { p.buf = binary.AppendUvarint(p.buf, v) }
 
-func (p *Packed) bytes(s string) {
+// appendBytes appends s with its length; a []byte needs no string copy.
+func appendBytes[T string | []byte](p *Packed, s T) {
 	p.uvarint(uint64(len(s)))
 	p.buf = append(p.buf, s...)
 }
