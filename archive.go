@@ -79,26 +79,14 @@ func hardLinks(entries []resolve.Entry) map[string]*linkGroup {
 }
 
 func writeEntry(cw *cpiogen.Writer, fsys *rootfs.FS, e *resolve.Entry, mtime int64, g *linkGroup) error {
-	mode, err := cpiogen.ModeFromFileMode(e.FileMode())
+	h, err := header(e, mtime, g)
 	if err != nil {
-		return fmt.Errorf("%s: %w", e.Path, err)
+		return err
 	}
-	h := &cpiogen.Header{
-		Name: strings.TrimPrefix(e.Path, "/"), Mode: mode, UID: e.UID, GID: e.GID, MTime: mtime,
-		Linkname: e.LinkTarget, RDevMajor: e.Major, RDevMinor: e.Minor,
-	}
-	if e.Kind != resolve.File {
+	switch {
+	case e.Kind != resolve.File || h.Size == 0 && g != nil:
 		return cw.WriteHeader(h)
-	}
-	h.Size = e.Size
-	if g != nil {
-		h.LinkKey, h.NLink = e.HardLink, uint32(g.count)
-		if g.last != e.Path {
-			h.Size = 0
-			return cw.WriteHeader(h)
-		}
-	}
-	if e.Source == "" {
+	case e.Source == "":
 		if err := cw.WriteHeader(h); err != nil {
 			return fmt.Errorf("%s: %w", e.Path, err)
 		}
@@ -106,6 +94,30 @@ func writeEntry(cw *cpiogen.Writer, fsys *rootfs.FS, e *resolve.Entry, mtime int
 		return err
 	}
 	return copyFile(cw, fsys, e, h)
+}
+
+// header is the cpio header of e. Of a hard-link group's names, only the
+// last carries the data (as gen_init_cpio does); the others have size 0.
+func header(e *resolve.Entry, mtime int64, g *linkGroup) (*cpiogen.Header, error) {
+	mode, err := cpiogen.ModeFromFileMode(e.FileMode())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", e.Path, err)
+	}
+	h := &cpiogen.Header{
+		Name: strings.TrimPrefix(e.Path, "/"), Mode: mode, UID: e.UID, GID: e.GID, MTime: mtime,
+		Linkname: e.LinkTarget, RDevMajor: e.Major, RDevMinor: e.Minor,
+	}
+	if e.Kind != resolve.File {
+		return h, nil
+	}
+	h.Size = e.Size
+	if g != nil {
+		h.LinkKey, h.NLink = e.HardLink, uint32(g.count)
+		if g.last != e.Path {
+			h.Size = 0
+		}
+	}
+	return h, nil
 }
 
 // copyFile streams a source file into the archive. A file whose size

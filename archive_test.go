@@ -180,17 +180,55 @@ func TestBuildMatchesWriteArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	none, _ := compressors.Lookup("none", 0)
-	var got bytes.Buffer
-	res, err := Build(context.Background(), m, &got, Options{Root: dir, Compressor: none, MTime: 7})
-	if err != nil {
-		t.Fatal(err)
+	// Build plans its segments and writes them apart; a stream cut on the
+	// fly by NewSegmentedWriter must give the same bytes. 200-byte
+	// segments cut after nearly every entry, and the hard-linked pair
+	// lands in two segments.
+	tests := []struct {
+		comp      string
+		size      int
+		jobs      int
+		segmented bool
+	}{
+		{"none", 0, 0, false},
+		{"gzip", 200, 1, true},
+		{"gzip", 200, 3, true},
+		{"zstd", 1 << 20, 2, true},
+		{"lz4", 200, 2, false},
 	}
-	if !bytes.Equal(got.Bytes(), want.Bytes()) {
-		t.Errorf("Build wrote %d bytes that differ from WriteArchive's %d", got.Len(), want.Len())
-	}
-	if !slices.EqualFunc(res.Closure.Entries, c.Entries, func(a, b resolve.Entry) bool { return reflect.DeepEqual(a, b) }) {
-		t.Errorf("Result.Closure.Entries = %v, want %v", res.Closure.Entries, c.Entries)
+	for _, tt := range tests {
+		comp, err := compressors.Lookup(tt.comp, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantZ bytes.Buffer
+		zw, err := compressors.NewSegmentedWriter(&wantZ, comp, compressors.SegmentOptions{Size: tt.size, Jobs: tt.jobs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := WriteArchive(context.Background(), zw, fsys, c, 7); err != nil {
+			t.Fatal(err)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		res, err := Build(context.Background(), m, &got, Options{Root: dir, Compressor: comp, MTime: 7, SegmentSize: tt.size, Jobs: tt.jobs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), wantZ.Bytes()) {
+			t.Errorf("%s, %d-byte segments, %d jobs: Build wrote %d bytes that differ from the %d of WriteArchive through NewSegmentedWriter", tt.comp, tt.size, tt.jobs, got.Len(), wantZ.Len())
+		}
+		if res.Uncompressed != int64(want.Len()) || res.Written != int64(got.Len()) {
+			t.Errorf("%s: Result says %d bytes uncompressed and %d written, want %d and %d", tt.comp, res.Uncompressed, res.Written, want.Len(), got.Len())
+		}
+		if tt.segmented && tt.size < 1000 && bytes.Count(got.Bytes(), comp.Magic()) < 5 {
+			t.Errorf("%s: %d-byte segments made fewer than 5 streams", tt.comp, tt.size)
+		}
+		if !slices.EqualFunc(res.Closure.Entries, c.Entries, func(a, b resolve.Entry) bool { return reflect.DeepEqual(a, b) }) {
+			t.Errorf("%s: Result.Closure.Entries = %v, want %v", tt.comp, res.Closure.Entries, c.Entries)
+		}
 	}
 	if !bytes.Contains(want.Bytes(), []byte("initrd\n")) || len(c.Entries) < 8 {
 		t.Errorf("fixture too small: %d entries", len(c.Entries))

@@ -116,26 +116,26 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 	}
 	res := &Result{Closure: closure, Compressor: comp.Name(), ResolveTime: time.Since(start)}
 	start = time.Now()
-	// While the archive streams, the entries are held packed: a large
+	// The archive is planned piece by piece, then each compressor worker
+	// writes its own piece. Meanwhile the entries are held packed: a large
 	// closure's []Entry and the compressors' buffers are then not live at
 	// once (50,000 entries take 12 MB as []Entry, 0.8 MB packed).
 	// The Result gets them back once the compressors are done.
+	segOpts := compressors.SegmentOptions{Size: opts.SegmentSize, Jobs: opts.Jobs}
+	if segOpts.Size == 0 {
+		segOpts.Size = compressors.DefaultSegmentSize
+	}
 	links := hardLinks(closure.Entries)
-	packed := resolve.Pack(closure.Entries)
+	pieces, err := planPieces(closure.Entries, links, opts.MTime, int64(segOpts.Size))
+	if err != nil {
+		return nil, err
+	}
 	closure.Entries = nil
 	counted := &countWriter{w: w}
 	if err := WriteEarly(counted, fsys, m, opts.MTime); err != nil {
 		return nil, err
 	}
-	cw, err := compressors.NewSegmentedWriter(counted, comp,
-		compressors.SegmentOptions{Size: opts.SegmentSize, Jobs: opts.Jobs})
-	if err != nil {
-		return nil, err
-	}
-	n, err := writeEntries(ctx, cw, fsys, packed.All(), links, opts.MTime)
-	if cerr := cw.Close(); err == nil {
-		err = cerr // the compressors' errors name the compressor
-	}
+	n, err := writePieces(ctx, counted, fsys, pieces, links, opts.MTime, comp, segOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 	// quick Unpack would otherwise grow the heap past them (measured on
 	// 50,000 entries with Go zstd: 51 MiB of RSS instead of 44).
 	runtime.GC()
-	closure.Entries = packed.Unpack()
+	closure.Entries = unpackPieces(pieces)
 	res.Uncompressed, res.Written, res.ArchiveTime = n, counted.n, time.Since(start)
 	return res, nil
 }

@@ -84,7 +84,10 @@
 // DefaultSegmentSize (8 MiB) at entry boundaries and compresses Jobs of
 // them at once; the kernel unpacks the concatenated streams one after the
 // other. The segment size is fixed, not derived from the number of cores,
-// so the output is the same on any machine.
+// so the output is the same on any machine. WriteSegments does the same
+// for an archive its caller has already cut and can write piece by piece,
+// each piece in its own worker: mkinitrd.Build plans its archive so, and
+// the input is then read in parallel too.
 //
 // # External commands
 //

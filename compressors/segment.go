@@ -65,26 +65,12 @@ type concatenator interface{ concatenable() bool }
 // Close finishes the last segment, waits for every worker and returns the
 // first error; it does not close w.
 func NewSegmentedWriter(w io.Writer, c Compressor, opts SegmentOptions) (io.WriteCloser, error) {
-	if w == nil {
-		return nil, errors.New("compressors: NewSegmentedWriter with a nil writer")
+	opts, err := opts.check(w)
+	if err != nil {
+		return nil, err
 	}
-	if opts.Size < 0 {
-		return nil, fmt.Errorf("compressors: segment size %d: must be 0 (default) or more", opts.Size)
-	}
-	if opts.Jobs < 0 {
-		return nil, fmt.Errorf("compressors: %d jobs: must be 0 (default) or more", opts.Jobs)
-	}
-	if opts.Size == 0 {
-		opts.Size = DefaultSegmentSize
-	}
-	if opts.Jobs == 0 {
-		opts.Jobs = runtime.GOMAXPROCS(0)
-	}
-	if b, ok := c.(*builtin); ok && b.name == "lz4" {
-		return b.newWriterJobs(w, opts.Jobs)
-	}
-	if cc, ok := c.(concatenator); !ok || !cc.concatenable() {
-		return c.NewWriter(w)
+	if zw, ok, err := oneStream(w, c, opts.Jobs); ok {
+		return zw, err
 	}
 	perSegment := (opts.Size + chunkSize - 1) / chunkSize
 	// Half a segment of input per extra job: the reader fills one segment
@@ -94,26 +80,238 @@ func NewSegmentedWriter(w io.Writer, c Compressor, opts SegmentOptions) (io.Writ
 	// more cover the chunk each worker and the reader hold.
 	chunks := (opts.Jobs-1)*perSegment/2 + 2*opts.Jobs
 	sw := &segWriter{
-		c:    c,
-		dst:  w,
-		size: int64(opts.Size),
 		// A quarter segment of output may wait for its turn: segments
-		// start in order and compress at about the same speed, so the
-		// one before is nearly always written first.
-		outCap:  max(opts.Size/4, chunkSize),
-		compute: make(chan struct{}, opts.Jobs),
-		live:    make(chan struct{}, opts.Jobs+1),
-		free:    make(chan []byte, chunks),
-		outs:    make(chan []byte, opts.Jobs+1),
-		encs:    make(chan io.WriteCloser, opts.Jobs),
-		inCap:   perSegment + 1,
+		// start in order and half a segment apart, so the one before is
+		// nearly always written first.
+		pipeline: newPipeline(w, c, opts.Jobs, max(opts.Size/4, chunkSize)),
+		size:     int64(opts.Size),
+		free:     make(chan []byte, chunks),
+		inCap:    perSegment + 1,
 	}
 	for range cap(sw.free) {
 		sw.free <- nil // allocated on first use
 	}
-	sw.prevDone = make(chan struct{})
-	close(sw.prevDone)
 	return sw, nil
+}
+
+// check validates opts and fills in the defaults.
+func (opts SegmentOptions) check(w io.Writer) (SegmentOptions, error) {
+	if w == nil {
+		return opts, errors.New("compressors: segmented writer with a nil writer")
+	}
+	if opts.Size < 0 {
+		return opts, fmt.Errorf("compressors: segment size %d: must be 0 (default) or more", opts.Size)
+	}
+	if opts.Jobs < 0 {
+		return opts, fmt.Errorf("compressors: %d jobs: must be 0 (default) or more", opts.Jobs)
+	}
+	if opts.Size == 0 {
+		opts.Size = DefaultSegmentSize
+	}
+	if opts.Jobs == 0 {
+		opts.Jobs = runtime.GOMAXPROCS(0)
+	}
+	return opts, nil
+}
+
+// oneStream returns the writer of a format that cannot be cut into
+// segments, and false for one that can.
+func oneStream(w io.Writer, c Compressor, jobs int) (io.WriteCloser, bool, error) {
+	if b, ok := c.(*builtin); ok && b.name == "lz4" {
+		zw, err := b.newWriterJobs(w, jobs)
+		return zw, true, err
+	}
+	if cc, ok := c.(concatenator); !ok || !cc.concatenable() {
+		zw, err := c.NewWriter(w)
+		return zw, true, err
+	}
+	return nil, false, nil
+}
+
+// WriteSegments compresses an archive that its caller has already cut
+// into n segments (n >= 1), each ending on an entry boundary: fill(i, zw)
+// writes segment i's bytes to zw. Each segment is filled in a worker of
+// its own, up to opts.Jobs at once, so that reading the input is as
+// parallel as compressing it; the segments are written to w in order, as
+// independent streams, and the output does not depend on opts.Jobs
+// (opts.Size only bounds the output a finished segment may hold while an
+// earlier one is still being compressed).
+//
+// A format that cannot be cut (see NewSegmentedWriter) gets the segments
+// in one stream, filled in order by the calling goroutine. WriteSegments
+// returns the error of the earliest failing segment; once one fails, the
+// segments not yet started are not filled.
+func WriteSegments(w io.Writer, c Compressor, opts SegmentOptions, n int, fill func(i int, zw io.Writer) error) error {
+	opts, err := opts.check(w)
+	if err != nil {
+		return err
+	}
+	if n < 1 {
+		return fmt.Errorf("compressors: %d segments: want at least 1", n)
+	}
+	if zw, ok, err := oneStream(w, c, opts.Jobs); ok {
+		if err != nil {
+			return err
+		}
+		for i := range n {
+			if err := fill(i, zw); err != nil {
+				zw.Close()
+				return err
+			}
+		}
+		return zw.Close()
+	}
+	// Segments start together here rather than half a segment apart, so
+	// a finished one may hold up to half a segment of output before it
+	// stalls its worker.
+	p := newPipeline(w, c, opts.Jobs, max(opts.Size/2, chunkSize))
+	errs := make([]error, n)
+	for i := range n {
+		if p.firstErr() != nil {
+			break
+		}
+		turn, done := p.begin()
+		go p.compress(turn, done, func(zw io.Writer) error {
+			errs[i] = fill(i, zw)
+			return errs[i]
+		})
+	}
+	err = p.wait()
+	for _, e := range errs {
+		if e != nil {
+			return e // the earliest segment's own error
+		}
+	}
+	return err
+}
+
+// pipeline compresses segments concurrently and writes them in order. It
+// is what NewSegmentedWriter, which cuts a stream into segments, and
+// WriteSegments, whose caller cuts, have in common.
+type pipeline struct {
+	c       Compressor
+	dst     io.Writer
+	outCap  int                 // output a worker may buffer before its turn
+	compute chan struct{}       // slots for segments being compressed
+	live    chan struct{}       // slots for segments not yet written
+	outs    chan []byte         // output buffers of finished segments, for reuse
+	encs    chan io.WriteCloser // finished encoders that can be Reset
+
+	prevDone chan struct{} // closed when the last begun segment is written
+
+	mu  sync.Mutex
+	err error // the first error of any goroutine
+}
+
+func newPipeline(w io.Writer, c Compressor, jobs, outCap int) *pipeline {
+	p := &pipeline{
+		c:        c,
+		dst:      w,
+		outCap:   outCap,
+		compute:  make(chan struct{}, jobs),
+		live:     make(chan struct{}, jobs+1),
+		outs:     make(chan []byte, jobs+1),
+		encs:     make(chan io.WriteCloser, jobs),
+		prevDone: make(chan struct{}),
+	}
+	close(p.prevDone)
+	return p
+}
+
+func (p *pipeline) setErr(err error) {
+	p.mu.Lock()
+	if p.err == nil {
+		p.err = err
+	}
+	p.mu.Unlock()
+}
+
+func (p *pipeline) firstErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// begin takes the slots of the next segment. Slots are taken in segment
+// order, so the oldest unwritten segment always has one and the pipeline
+// cannot stall. It returns the channel closed once every earlier segment
+// is written, and the one to close once this one is.
+func (p *pipeline) begin() (turn <-chan struct{}, done chan struct{}) {
+	p.live <- struct{}{}
+	p.compute <- struct{}{}
+	turn, done = p.prevDone, make(chan struct{})
+	p.prevDone = done
+	return turn, done
+}
+
+// wait waits for every begun segment to be written and returns the first
+// error.
+func (p *pipeline) wait() error {
+	<-p.prevDone
+	return p.firstErr()
+}
+
+// resetter is an encoder that can start a new stream on another writer,
+// keeping its allocations: klauspost's zstd and gzip writers are.
+type resetter interface{ Reset(io.Writer) }
+
+// compress is a segment's worker: feed writes the segment to an encoder,
+// which compresses into a buffer, or straight into the destination once
+// it is the segment's turn. feed gets a writer that fails if the encoder
+// could not be made, and must return the first error it met.
+func (p *pipeline) compress(turn <-chan struct{}, done chan struct{}, feed func(io.Writer) error) {
+	defer func() { <-p.live }()
+	defer close(done)
+	out := &orderedWriter{dst: p.dst, turn: turn, limit: p.outCap}
+	select {
+	case b := <-p.outs:
+		out.buf = *bytes.NewBuffer(b)
+	default:
+	}
+	zw, err := p.encoder(out)
+	if err != nil {
+		feed(errWriter{err})
+	} else {
+		err = feed(zw)
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+		if out.err != nil {
+			// The destination's error, not the tool's "broken pipe".
+			err = out.err
+		}
+		if _, ok := zw.(resetter); ok && err == nil {
+			p.encs <- zw // never blocks: at most Jobs encoders are out
+		}
+	}
+	<-p.compute
+	<-turn
+	if err == nil && p.firstErr() == nil {
+		err = out.finish()
+	}
+	if err != nil {
+		p.setErr(err)
+	}
+	select {
+	case p.outs <- out.buf.Bytes()[:0]:
+	default:
+	}
+}
+
+// errWriter fails every write with err.
+type errWriter struct{ err error }
+
+func (f errWriter) Write([]byte) (int, error) { return 0, f.err }
+
+// encoder returns a reset encoder from the pool, or a new one.
+func (p *pipeline) encoder(out io.Writer) (io.WriteCloser, error) {
+	select {
+	case zw := <-p.encs:
+		zw.(resetter).Reset(out)
+		return zw, nil
+	default:
+		return p.c.NewWriter(out)
+	}
 }
 
 // segWriter is the writer NewSegmentedWriter returns. One goroutine (the
@@ -121,47 +319,21 @@ func NewSegmentedWriter(w io.Writer, c Compressor, opts SegmentOptions) (io.Writ
 // goroutine that compresses it, then waits for its predecessor to be
 // written before writing its own output.
 type segWriter struct {
-	c       Compressor
-	dst     io.Writer
-	size    int64               // the segment size target
-	outCap  int                 // output a worker may buffer before its turn
-	inCap   int                 // chunks queued per segment
-	compute chan struct{}       // slots for segments being compressed
-	live    chan struct{}       // slots for segments not yet written
-	free    chan []byte         // chunk buffers; bounds the input in flight
-	outs    chan []byte         // output buffers of finished segments, for reuse
-	encs    chan io.WriteCloser // finished encoders that can be Reset
+	*pipeline
+	size  int64       // the segment size target
+	inCap int         // chunks queued per segment
+	free  chan []byte // chunk buffers; bounds the input in flight
 
-	cur      *segment      // the segment being filled, or nil
-	chunk    []byte        // the chunk being filled, or nil
-	prevDone chan struct{} // closed when the last started segment is written
-	started  bool          // some segment was started
-	closed   bool
-
-	mu  sync.Mutex
-	err error // the first error of any goroutine
+	cur     *segment // the segment being filled, or nil
+	chunk   []byte   // the chunk being filled, or nil
+	started bool     // some segment was started
+	closed  bool
 }
 
 // segment is one independently compressed stream.
 type segment struct {
-	in   chan []byte   // chunks of input; closed at the segment's end
-	turn chan struct{} // closed when every earlier segment is written
-	done chan struct{} // closed when this one is written
-	n    int64         // bytes of input so far
-}
-
-func (w *segWriter) setErr(err error) {
-	w.mu.Lock()
-	if w.err == nil {
-		w.err = err
-	}
-	w.mu.Unlock()
-}
-
-func (w *segWriter) firstErr() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.err
+	in chan []byte // chunks of input; closed at the segment's end
+	n  int64       // bytes of input so far
 }
 
 // Write adds p to the current segment.
@@ -244,18 +416,21 @@ func (w *segWriter) EntryBoundary() error {
 	return nil
 }
 
-// start begins a segment. Slots are taken here, in segment order, so the
-// oldest unwritten segment always has one and the pipeline cannot stall.
+// start begins a segment and its worker.
 func (w *segWriter) start() {
-	w.live <- struct{}{}
-	w.compute <- struct{}{}
-	s := &segment{
-		in:   make(chan []byte, w.inCap),
-		turn: w.prevDone,
-		done: make(chan struct{}),
-	}
-	w.cur, w.prevDone, w.started = s, s.done, true
-	go w.run(s)
+	turn, done := w.begin()
+	s := &segment{in: make(chan []byte, w.inCap)}
+	w.cur, w.started = s, true
+	go w.compress(turn, done, func(zw io.Writer) error {
+		var err error
+		for chunk := range s.in {
+			if err == nil {
+				_, err = zw.Write(chunk)
+			}
+			w.free <- chunk[:0] // even after an error: the reader waits for it
+		}
+		return err
+	})
 }
 
 // end sends the partial chunk and closes the segment's input.
@@ -266,65 +441,6 @@ func (w *segWriter) end() {
 	}
 	close(w.cur.in)
 	w.cur = nil
-}
-
-// resetter is an encoder that can start a new stream on another writer,
-// keeping its allocations: klauspost's zstd and gzip writers are.
-type resetter interface{ Reset(io.Writer) }
-
-// run is a segment's worker: it compresses the chunks as they come into a
-// buffer, or straight into the destination once it is the segment's turn.
-func (w *segWriter) run(s *segment) {
-	defer func() { <-w.live }()
-	defer close(s.done)
-	out := &orderedWriter{dst: w.dst, turn: s.turn, limit: w.outCap}
-	select {
-	case b := <-w.outs:
-		out.buf = *bytes.NewBuffer(b)
-	default:
-	}
-	zw, err := w.encoder(out)
-	for chunk := range s.in {
-		if err == nil {
-			_, err = zw.Write(chunk)
-		}
-		w.free <- chunk[:0]
-	}
-	if zw != nil {
-		if cerr := zw.Close(); err == nil {
-			err = cerr
-		}
-		if out.err != nil {
-			// The destination's error, not the tool's "broken pipe".
-			err = out.err
-		}
-		if _, ok := zw.(resetter); ok && err == nil {
-			w.encs <- zw // never blocks: at most Jobs encoders are out
-		}
-	}
-	<-w.compute
-	<-s.turn
-	if err == nil && w.firstErr() == nil {
-		err = out.finish()
-	}
-	if err != nil {
-		w.setErr(err)
-	}
-	select {
-	case w.outs <- out.buf.Bytes()[:0]:
-	default:
-	}
-}
-
-// encoder returns a reset encoder from the pool, or a new one.
-func (w *segWriter) encoder(out io.Writer) (io.WriteCloser, error) {
-	select {
-	case zw := <-w.encs:
-		zw.(resetter).Reset(out)
-		return zw, nil
-	default:
-		return w.c.NewWriter(out)
-	}
 }
 
 // Close ends the last segment (starting an empty one if nothing was
@@ -341,8 +457,7 @@ func (w *segWriter) Close() error {
 	if w.cur != nil {
 		w.end()
 	}
-	<-w.prevDone
-	return w.firstErr()
+	return w.wait()
 }
 
 // orderedWriter holds a segment's compressed output until every earlier

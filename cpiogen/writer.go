@@ -92,6 +92,61 @@ func NewWriter(w io.Writer, opts ...WriterOption) *Writer {
 // Offset returns the number of bytes written to the underlying writer so far.
 func (w *Writer) Offset() int64 { return w.off }
 
+// State is where a Writer stands between two entries: its offset and the
+// inode numbers it has handed out. A Writer that NewWriterAt starts from
+// it goes on with the same archive, so that pieces of one archive can be
+// written apart, even concurrently, and concatenated: a Writer laid over
+// io.Discard with Skip finds each piece's State without writing any data.
+type State struct {
+	off     int64
+	nextIno uint32
+	links   map[string]linkGroup
+}
+
+// Offset is the offset in the archive at which the state stands.
+func (s State) Offset() int64 { return s.off }
+
+// State returns where the Writer stands. Between entries it is the state
+// the next entry starts from; in an entry's data it is not meaningful.
+func (w *Writer) State() State {
+	links := make(map[string]linkGroup, len(w.links))
+	for k, g := range w.links {
+		links[k] = g
+	}
+	return State{off: w.off, nextIno: w.nextIno, links: links}
+}
+
+// NewWriterAt returns a Writer that writes the rest of an archive from s
+// to w: offsets, padding, inode numbers and hard links go on as if the
+// archive before s had been written to w too. The zero State is the start
+// of an archive, the same as NewWriter.
+func NewWriterAt(w io.Writer, s State, opts ...WriterOption) *Writer {
+	tw := NewWriter(w, opts...)
+	if s.nextIno != 0 {
+		tw.off, tw.nextIno = s.off, s.nextIno
+		for k, g := range s.links {
+			tw.links[k] = g
+		}
+	}
+	return tw
+}
+
+// Skip ends the current regular file as if the rest of its data and its
+// padding had been written, without writing them. It is for laying an
+// archive out over io.Discard (see State); what a Writer that skips
+// writes is not an archive. Between entries Skip does nothing.
+func (w *Writer) Skip() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.remaining == 0 {
+		return nil
+	}
+	w.off += w.remaining + pad4(w.size)
+	w.remaining, w.verify = 0, false
+	return w.boundary()
+}
+
 // WriteHeader writes h's record header and name, and for a symlink its data
 // (Linkname plus a NUL, the gen_init_cpio convention). It fills in h.Ino,
 // h.DevMajor, h.DevMinor and, for a symlink, h.Size. A regular file's data

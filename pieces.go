@@ -1,0 +1,103 @@
+package mkinitrd
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
+	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
+	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
+	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
+)
+
+// piece is one segment of the archive, planned before any of it is
+// written: the state its cpiogen.Writer starts from, and its entries.
+//
+// Planning lets each compressor worker write its own piece, reading its
+// own files. When one goroutine wrote the whole archive and cut it on
+// the fly, the workers waited on that reader's input buffers whenever
+// their speeds drifted apart: with xz, one worker ran alone about a third
+// of the time.
+type piece struct {
+	start   cpiogen.State
+	entries *resolve.Packed
+}
+
+// planPieces lays the archive of entries out without reading a file and
+// cuts it at the first entry boundary after each size bytes, the cut
+// compressors.NewSegmentedWriter makes. The last piece, which may have no
+// entries, also carries the trailer. Headers that cpiogen rejects are
+// reported here, before anything is written.
+func planPieces(entries []resolve.Entry, links map[string]*linkGroup, mtime, size int64) ([]piece, error) {
+	layout := cpiogen.NewWriter(io.Discard)
+	start, lo := layout.State(), 0
+	var pieces []piece
+	for i := range entries {
+		e := &entries[i]
+		h, err := header(e, mtime, links[e.HardLink])
+		if err != nil {
+			return nil, err
+		}
+		if err := layout.WriteHeader(h); err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Path, err)
+		}
+		if err := layout.Skip(); err != nil {
+			return nil, err
+		}
+		if layout.Offset()-start.Offset() >= size {
+			pieces = append(pieces, piece{start, resolve.Pack(entries[lo : i+1])})
+			start, lo = layout.State(), i+1
+		}
+	}
+	return append(pieces, piece{start, resolve.Pack(entries[lo:])}), nil
+}
+
+// writePieces compresses the planned pieces into w, each piece written by
+// its compressor's worker, and returns the archive's length.
+func writePieces(ctx context.Context, w io.Writer, fsys *rootfs.FS, pieces []piece, links map[string]*linkGroup, mtime int64, comp compressors.Compressor, opts compressors.SegmentOptions) (int64, error) {
+	// Buffered so that headers and padding do not cost a system call
+	// each on a compressor's pipe; pooled, as a large tree has hundreds
+	// of pieces.
+	bufs := sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+	var length int64
+	err := compressors.WriteSegments(w, comp, opts, len(pieces), func(i int, zw io.Writer) error {
+		bw := bufs.Get().(*bufio.Writer)
+		defer bufs.Put(bw)
+		bw.Reset(zw)
+		cw := cpiogen.NewWriterAt(bw, pieces[i].start)
+		for e := range pieces[i].entries.All() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := writeEntry(cw, fsys, e, mtime, links[e.HardLink]); err != nil {
+				return err
+			}
+		}
+		if i == len(pieces)-1 {
+			if err := cw.Close(); err != nil {
+				return err
+			}
+			length = cw.Offset()
+		}
+		return bw.Flush()
+	})
+	return length, err
+}
+
+// unpackPieces returns the entries of every piece, in order.
+func unpackPieces(pieces []piece) []resolve.Entry {
+	n := 0
+	for _, p := range pieces {
+		n += p.entries.Len()
+	}
+	entries := make([]resolve.Entry, 0, n)
+	for _, p := range pieces {
+		for e := range p.entries.All() {
+			entries = append(entries, *e)
+		}
+	}
+	return entries
+}
