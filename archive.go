@@ -26,7 +26,7 @@ func WriteArchive(ctx context.Context, w io.Writer, fsys *rootfs.FS, c *resolve.
 			}
 		}
 	}
-	return writeEntries(ctx, w, fsys, entries, hardLinks(c.Entries), mtime)
+	return writeEntries(ctx, w, fsys, entries, hardLinks(entries), mtime)
 }
 
 // writeEntries writes entries, in order, as WriteArchive does; links are
@@ -55,10 +55,9 @@ type linkGroup struct {
 }
 
 // hardLinks finds the files that share an inode with another entry.
-func hardLinks(entries []resolve.Entry) map[string]*linkGroup {
+func hardLinks(entries iter.Seq[*resolve.Entry]) map[string]*linkGroup {
 	groups := map[string]*linkGroup{}
-	for i := range entries {
-		e := &entries[i]
+	for e := range entries {
 		if e.Kind != resolve.File || e.HardLink == "" {
 			continue
 		}

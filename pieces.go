@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"sync"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
@@ -31,12 +32,12 @@ type piece struct {
 // compressors.NewSegmentedWriter makes. The last piece, which may have no
 // entries, also carries the trailer. Headers that cpiogen rejects are
 // reported here, before anything is written.
-func planPieces(entries []resolve.Entry, links map[string]*linkGroup, mtime, size int64) ([]piece, error) {
+func planPieces(entries iter.Seq[*resolve.Entry], links map[string]*linkGroup, mtime, size int64) ([]piece, error) {
 	layout := cpiogen.NewWriter(io.Discard)
-	start, lo := layout.State(), 0
+	start := layout.State()
 	var pieces []piece
-	for i := range entries {
-		e := &entries[i]
+	var packer resolve.Packer
+	for e := range entries {
 		h, err := header(e, mtime, links[e.HardLink])
 		if err != nil {
 			return nil, err
@@ -47,12 +48,13 @@ func planPieces(entries []resolve.Entry, links map[string]*linkGroup, mtime, siz
 		if err := layout.Skip(); err != nil {
 			return nil, err
 		}
+		packer.Add(e)
 		if layout.Offset()-start.Offset() >= size {
-			pieces = append(pieces, piece{start, resolve.Pack(entries[lo : i+1])})
-			start, lo = layout.State(), i+1
+			pieces = append(pieces, piece{start, packer.Packed()})
+			start = layout.State()
 		}
 	}
-	return append(pieces, piece{start, resolve.Pack(entries[lo:])}), nil
+	return append(pieces, piece{start, packer.Packed()}), nil
 }
 
 // writePieces compresses the planned pieces into w, each piece written by

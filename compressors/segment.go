@@ -1,7 +1,6 @@
 package compressors
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -194,7 +193,7 @@ type pipeline struct {
 	outCap  int                 // output a worker may buffer before its turn
 	compute chan struct{}       // slots for segments being compressed
 	live    chan struct{}       // slots for segments not yet written
-	outs    chan []byte         // output buffers of finished segments, for reuse
+	chunks  *sync.Pool          // chunkSize buffers for output waiting for its turn
 	encs    chan io.WriteCloser // finished encoders that can be Reset
 
 	prevDone chan struct{} // closed when the last begun segment is written
@@ -210,7 +209,7 @@ func newPipeline(w io.Writer, c Compressor, jobs, outCap int) *pipeline {
 		outCap:   outCap,
 		compute:  make(chan struct{}, jobs),
 		live:     make(chan struct{}, jobs+1),
-		outs:     make(chan []byte, jobs+1),
+		chunks:   &sync.Pool{New: func() any { return new([chunkSize]byte) }},
 		encs:     make(chan io.WriteCloser, jobs),
 		prevDone: make(chan struct{}),
 	}
@@ -262,12 +261,7 @@ type resetter interface{ Reset(io.Writer) }
 func (p *pipeline) compress(turn <-chan struct{}, done chan struct{}, feed func(io.Writer) error) {
 	defer func() { <-p.live }()
 	defer close(done)
-	out := &orderedWriter{dst: p.dst, turn: turn, limit: p.outCap}
-	select {
-	case b := <-p.outs:
-		out.buf = *bytes.NewBuffer(b)
-	default:
-	}
+	out := &orderedWriter{dst: p.dst, turn: turn, limit: p.outCap, pool: p.chunks}
 	zw, err := p.encoder(out)
 	if err != nil {
 		feed(errWriter{err})
@@ -291,10 +285,6 @@ func (p *pipeline) compress(turn <-chan struct{}, done chan struct{}, feed func(
 	}
 	if err != nil {
 		p.setErr(err)
-	}
-	select {
-	case p.outs <- out.buf.Bytes()[:0]:
-	default:
 	}
 }
 
@@ -463,12 +453,16 @@ func (w *segWriter) Close() error {
 // orderedWriter holds a segment's compressed output until every earlier
 // segment is written (turn is closed), then writes straight through. When
 // more than limit bytes wait, Write blocks until the turn comes: that
-// stalls this segment's worker, never the oldest segment's.
+// stalls this segment's worker, never the oldest segment's. The output
+// waits in chunks taken from pool as it comes, so a segment holds only
+// what it has written, not its limit.
 type orderedWriter struct {
 	dst    io.Writer
 	turn   <-chan struct{}
 	limit  int
-	buf    bytes.Buffer
+	pool   *sync.Pool
+	held   []*[chunkSize]byte
+	n      int // bytes held
 	direct bool
 	err    error
 }
@@ -482,13 +476,9 @@ func (o *orderedWriter) Write(p []byte) (int, error) {
 		case <-o.turn:
 			o.goDirect()
 		default:
-			if o.buf.Len()+len(p) <= o.limit {
-				if o.buf.Cap() == 0 {
-					// One allocation of the most it may hold, not
-					// a series of doublings left as garbage.
-					o.buf.Grow(o.limit)
-				}
-				return o.buf.Write(p)
+			if o.n+len(p) <= o.limit {
+				o.hold(p)
+				return len(p), nil
 			}
 			<-o.turn
 			o.goDirect()
@@ -505,16 +495,32 @@ func (o *orderedWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// goDirect writes what was buffered; from now on writes go straight to dst.
-func (o *orderedWriter) goDirect() {
-	o.direct = true
-	if o.buf.Len() > 0 {
-		_, o.err = o.buf.WriteTo(o.dst)
+// hold copies p into the held chunks.
+func (o *orderedWriter) hold(p []byte) {
+	for len(p) > 0 {
+		off := o.n % chunkSize
+		if off == 0 {
+			o.held = append(o.held, o.pool.Get().(*[chunkSize]byte))
+		}
+		k := copy(o.held[len(o.held)-1][off:], p)
+		o.n += k
+		p = p[k:]
 	}
-	o.buf.Reset()
 }
 
-// finish waits for the turn and writes what is still buffered.
+// goDirect writes what was held; from now on writes go straight to dst.
+func (o *orderedWriter) goDirect() {
+	o.direct = true
+	for i, c := range o.held {
+		if o.err == nil {
+			_, o.err = o.dst.Write(c[:min(chunkSize, o.n-i*chunkSize)])
+		}
+		o.pool.Put(c)
+	}
+	o.held, o.n = nil, 0
+}
+
+// finish waits for the turn and writes what is still held.
 func (o *orderedWriter) finish() error {
 	if !o.direct {
 		<-o.turn

@@ -50,27 +50,22 @@ type request struct {
 	override *Content
 }
 
-// requestKey identifies a request for deduplication. Most requests differ
-// from each other only in path and flags, so the rest is folded into one
-// string that is empty, and costs nothing, for them: a 50,000-file tree
-// makes that many keys.
-type requestKey struct {
-	path, variant string
-	flags         uint8
-}
-
-func (q *request) key() requestKey {
-	k := requestKey{path: q.path}
+// key identifies a request for deduplication in seen. Most requests
+// differ from each other only in path and flags, so the rest is folded
+// into one variant string that is empty, and costs nothing, for them.
+func (q *request) key(seen *hashSet) [2]uint64 {
+	var flags byte
 	if q.program {
-		k.flags |= 1
+		flags |= 1
 	}
 	if q.recurse {
-		k.flags |= 2
+		flags |= 2
 	}
+	var variant string
 	if q.target != "" || q.dlopen.Priority != "" || len(q.dlopen.Features) > 0 {
-		k.variant = q.target + "\x00" + q.dlopen.Priority + "\x00" + strings.Join(q.dlopen.Features, ",")
+		variant = q.target + "\x00" + q.dlopen.Priority + "\x00" + strings.Join(q.dlopen.Features, ",")
 	}
-	return k
+	return seen.key(q.path, variant, flags)
 }
 
 // compareRequests orders requests by path, target, flags and dlopen
@@ -109,8 +104,39 @@ func compareBool(a, b bool) int {
 type outcome struct {
 	entries  []Entry
 	next     []request
+	groups   []dirGroup
 	warnings []string
 	errs     []error
+}
+
+// dirGroup asks for the children of a directory copied whole. They are
+// held as names until their round comes, rather than as a request each:
+// a 50,000-file tree's requests took 10 MB.
+type dirGroup struct {
+	child request // what each child's request has but its path and target
+	dir   string  // the directory's path in the root
+	dest  string  // where it goes
+	names []string
+}
+
+// request returns the request for the child called name.
+func (g *dirGroup) request(name string) request {
+	q := g.child
+	q.path = path.Join(g.dir, name)
+	if q.target != "" {
+		q.target = path.Join(g.dest, name)
+	}
+	return q
+}
+
+func compareGroups(a, b *dirGroup) int {
+	if c := cmp.Compare(a.dir, b.dir); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.dest, b.dest); c != 0 {
+		return c
+	}
+	return compareRequests(&a.child, &b.child)
 }
 
 func (o *outcome) warnf(format string, args ...any) {
@@ -135,11 +161,10 @@ type resolver struct {
 	dirs     sync.Map          // directory path -> *resolvedDir
 	explicit map[string]*Entry // from the manifest: they win
 	// found holds the derived entries, the first one found for each path
-	// (the paths in have), in the order found: values in one slice rather
-	// than a map of pointers, so the closure is sorted in place.
-	found []Entry
-	have  map[string]struct{}
-	seen  map[requestKey]struct{} // the requests handled
+	// (the paths in have), packed in sorted runs.
+	found sortedRuns
+	have  *hashSet // paths of found and explicit entries
+	seen  *hashSet // the requests handled
 	// known holds, by real path, files that units or kmod have read or
 	// identified already, so that analyse does not open them again.
 	known    map[string]knownFile
@@ -158,6 +183,17 @@ type knownFile struct {
 
 // Resolve computes the closure of m inside fsys.
 func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
+	pc, err := ResolvePacked(m, fsys, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Closure{Entries: pc.Entries.Unpack(), Warnings: pc.Warnings}, nil
+}
+
+// ResolvePacked is Resolve for a closure that may be large: its entries
+// stay packed from the moment they are found, so a 50,000-file tree is
+// never held as a []Entry (12 MB).
+func ResolvePacked(m *Manifest, fsys *rootfs.FS, opts Options) (*PackedClosure, error) {
 	if err := m.Validate(); err != nil {
 		origin := m.Origin
 		if origin == "" {
@@ -176,9 +212,9 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 		fs: fsys, m: m, opts: opts, loader: loader,
 		store:    newStoreScanner(existingDirs(fsys, m.storeDirs())),
 		explicit: map[string]*Entry{},
-		have:     map[string]struct{}{},
+		have:     newHashSet(),
 		known:    map[string]knownFile{},
-		seen:     map[requestKey]struct{}{},
+		seen:     newHashSet(),
 	}
 	r.heads.New = func() any { return new([4096]byte) }
 	queue, err := r.fromManifest()
@@ -196,7 +232,9 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 	}
 	queue = append(queue, modReqs...)
 	r.run(queue)
-	r.checkNames()
+	for _, e := range r.explicit {
+		r.checkName(e)
+	}
 	if len(r.errs) > 0 {
 		return nil, joinSorted(r.errs)
 	}
@@ -210,28 +248,45 @@ const batchSize = 1024
 
 // run handles requests round by round: each round's requests are
 // analysed concurrently, batch by batch, then merged in a fixed order, so
-// the result never depends on scheduling or on the manifest's order.
+// the result never depends on scheduling or on the manifest's order. A
+// round's single requests come first, in order, then the children of the
+// directories the round before copied whole, directory by directory.
 func (r *resolver) run(queue []request) {
-	for len(queue) > 0 {
-		round := r.dedup(queue)
-		queue = nil
-		// Room for the round's entries, about one per request, and
-		// for a few more (links met on the way, parent directories):
-		// growing found one append at a time would copy it, and hold
-		// both copies, many times over in a large tree's round.
-		r.found = slices.Grow(r.found, len(round)+len(round)/16)
+	var groups []dirGroup
+	for len(queue) > 0 || len(groups) > 0 {
+		round, roundGroups := r.dedup(queue), groups
+		queue, groups = nil, nil
 		for len(round) > 0 {
 			n := min(batchSize, len(round))
-			queue = r.runBatch(round[:n], queue)
+			queue, groups = r.runBatch(round[:n], queue, groups)
 			clear(round[:n]) // let what the handled requests hold go
 			round = round[n:]
+		}
+		slices.SortFunc(roundGroups, func(a, b dirGroup) int { return compareGroups(&a, &b) })
+		batch := make([]request, 0, batchSize)
+		for i := range roundGroups {
+			g := &roundGroups[i]
+			for _, name := range g.names {
+				q := g.request(name)
+				if !r.seen.add(q.key(r.seen)) {
+					continue
+				}
+				if batch = append(batch, q); len(batch) == batchSize {
+					queue, groups = r.runBatch(batch, queue, groups)
+					batch = batch[:0]
+				}
+			}
+			roundGroups[i] = dirGroup{} // its names are requests now
+		}
+		if len(batch) > 0 {
+			queue, groups = r.runBatch(batch, queue, groups)
 		}
 	}
 }
 
 // runBatch handles a batch of requests concurrently, merges their outcomes
-// in order and appends the requests they make to next.
-func (r *resolver) runBatch(batch, next []request) []request {
+// in order and appends the requests they make to next and groups.
+func (r *resolver) runBatch(batch, next []request, groups []dirGroup) ([]request, []dirGroup) {
 	outs := make([]outcome, len(batch))
 	// Jobs workers take the requests in turn: one goroutine per request
 	// cost as much scheduling as a small file's analysis.
@@ -254,17 +309,16 @@ func (r *resolver) runBatch(batch, next []request) []request {
 		r.warnings = append(r.warnings, outs[i].warnings...)
 		r.errs = append(r.errs, outs[i].errs...)
 		next = append(next, outs[i].next...)
+		groups = append(groups, outs[i].groups...)
 	}
-	return next
+	return next, groups
 }
 
 // dedup drops requests handled before, in place, and sorts the rest.
 func (r *resolver) dedup(queue []request) []request {
 	fresh := queue[:0]
 	for _, q := range queue {
-		k := q.key()
-		if _, ok := r.seen[k]; !ok {
-			r.seen[k] = struct{}{}
+		if r.seen.add(q.key(r.seen)) {
 			fresh = append(fresh, q)
 		}
 	}
@@ -281,11 +335,11 @@ func (r *resolver) add(e *Entry) {
 		}
 		return
 	}
-	if _, ok := r.have[e.Path]; ok {
+	if !r.have.add(r.have.key(e.Path, "", 0)) {
 		return
 	}
-	r.have[e.Path] = struct{}{}
-	r.found = append(r.found, *e)
+	r.checkName(e)
+	r.found.add(e)
 }
 
 // handle analyses one request. It only reads the tree, so requests run
@@ -358,20 +412,17 @@ func (r *resolver) dirEntry(o *outcome, q *request, dest string, fi fs.FileInfo,
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", final, q.why, unwrapPath(err)))
 		return
 	}
-	childWhy := "in directory " + dest // one string shared by the children
-	o.next = slices.Grow(o.next, len(children))
+	g := dirGroup{dir: final, dest: dest, names: make([]string, 0, len(children)),
+		child: request{why: "in directory " + dest, from: dest, program: true, recurse: true,
+			dlopen: q.dlopen, target: q.target}}
 	for _, c := range children {
-		child := request{path: path.Join(final, c.Name()), why: childWhy, from: dest,
-			program: true, recurse: true, dlopen: q.dlopen}
-		if q.target != "" {
-			child.target = path.Join(dest, c.Name())
-			if c.Type()&fs.ModeSymlink != 0 {
-				o.errs = append(o.errs, fmt.Errorf("%s: a symlink inside a directory copied to another path (%s) is not supported", child.path, dest))
-				continue
-			}
+		if q.target != "" && c.Type()&fs.ModeSymlink != 0 {
+			o.errs = append(o.errs, fmt.Errorf("%s: a symlink inside a directory copied to another path (%s) is not supported", path.Join(final, c.Name()), dest))
+			continue
 		}
-		o.next = append(o.next, child)
+		g.names = append(g.names, c.Name())
 	}
+	o.groups = append(o.groups, g)
 }
 
 func fileEntry(dest, source string, fi fs.FileInfo, why, from string) Entry {
@@ -454,47 +505,39 @@ func joinSorted(errs []error) error {
 	return errors.Join(out...)
 }
 
-// closure sorts the entries and adds the missing parent directories. It
-// reuses found's storage and drops the resolver's indexes first, so the
-// sorted closure is the only copy of the entries.
-func (r *resolver) closure() *Closure {
-	entries, have := r.found, r.have
-	r.found, r.have, r.seen = nil, nil, nil
+// closure merges the entries in path order and adds the missing parent
+// directories. In path order, a missing directory is named after the
+// first path below it, whatever order the entries were found in.
+func (r *resolver) closure() *PackedClosure {
+	explicit := make([]Entry, 0, len(r.explicit))
 	for p, e := range r.explicit {
-		entries = append(entries, *e)
-		have[p] = struct{}{}
+		explicit = append(explicit, *e)
+		r.have.add(r.have.key(p, "", 0))
 	}
-	byPath := func(a, b Entry) int { return cmp.Compare(a.Path, b.Path) }
-	slices.SortFunc(entries, byPath)
-	// In path order, a missing directory is named after the first path
-	// below it, whatever order the entries were found in.
-	for i, n := 0, len(entries); i < n; i++ {
-		p := entries[i].Path
-		for dir := path.Dir(p); dir != "/"; dir = path.Dir(dir) {
-			if _, ok := have[dir]; ok {
+	slices.SortFunc(explicit, func(a, b Entry) int { return cmp.Compare(a.Path, b.Path) })
+	r.found.addRun(Pack(explicit))
+	var parents []Entry
+	r.found.merged(func(e *Entry) {
+		for dir := path.Dir(e.Path); dir != "/"; dir = path.Dir(dir) {
+			if !r.have.add(r.have.key(dir, "", 0)) {
 				break
 			}
-			have[dir] = struct{}{}
-			entries = append(entries, Entry{Path: dir, Kind: Dir, Mode: 0o755, Why: "parent directory of " + p, From: p})
+			parents = append(parents, Entry{Path: dir, Kind: Dir, Mode: 0o755, Why: "parent directory of " + e.Path, From: e.Path})
 		}
-	}
-	slices.SortFunc(entries, byPath)
+	})
+	slices.SortFunc(parents, func(a, b Entry) int { return cmp.Compare(a.Path, b.Path) })
+	r.found.addRun(Pack(parents))
+	var all Packer
+	r.found.merged(all.Add)
+	r.found, r.have, r.seen = sortedRuns{}, nil, nil
 	sort.Strings(r.warnings)
-	return &Closure{Entries: entries, Warnings: r.warnings}
+	return &PackedClosure{Entries: all.Packed(), Warnings: r.warnings}
 }
 
-// checkNames reports every entry whose path the kernel cannot create.
-func (r *resolver) checkNames() {
-	check := func(e *Entry) {
-		if err := checkLength(e.Path); err != nil {
-			r.errs = append(r.errs, fmt.Errorf("%s (%s): %w", e.Path, e.Why, err))
-		}
-	}
-	for i := range r.found {
-		check(&r.found[i])
-	}
-	for _, e := range r.explicit {
-		check(e)
+// checkName reports an entry whose path the kernel cannot create.
+func (r *resolver) checkName(e *Entry) {
+	if err := checkLength(e.Path); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s (%s): %w", e.Path, e.Why, err))
 	}
 }
 

@@ -66,6 +66,13 @@ type Closure struct {
 	Warnings []string
 }
 
+// PackedClosure is a Closure whose entries are packed (see Packed), in
+// path order, for a build that only reads them in order.
+type PackedClosure struct {
+	Entries  *Packed
+	Warnings []string
+}
+
 // Lookup returns the entry at path p, if any.
 func (c *Closure) Lookup(p string) (*Entry, bool) {
 	i := sort.Search(len(c.Entries), func(i int) bool { return c.Entries[i].Path >= p })

@@ -32,50 +32,85 @@ const (
 
 // Pack encodes entries; they are not changed. Unpack gives them back.
 func Pack(entries []Entry) *Packed {
-	p := &Packed{n: len(entries)}
-	index := map[string]uint64{}
-	str := func(s string) uint64 {
-		i, ok := index[s]
-		if !ok {
-			i = uint64(len(p.strs))
-			index[s] = i
-			p.strs = append(p.strs, s)
-		}
-		return i
-	}
-	var prev string
+	var k Packer
 	for i := range entries {
-		e := &entries[i]
-		shared := commonPrefix(prev, e.Path)
-		p.uvarint(uint64(shared))
-		appendBytes(p, e.Path[shared:])
-		prev = e.Path
-		flags := packFlags(e)
-		p.buf = append(p.buf, byte(e.Kind), flags)
-		p.uvarint(uint64(e.Mode))
-		p.uvarint(uint64(e.UID))
-		p.uvarint(uint64(e.GID))
-		p.uvarint(uint64(e.Size))
-		p.uvarint(str(e.Why))
-		p.uvarint(str(e.From))
-		if flags&packSource != 0 {
-			appendBytes(p, e.Source)
-		}
-		if flags&packData != 0 {
-			appendBytes(p, e.Data)
-		}
-		if flags&packLink != 0 {
-			appendBytes(p, e.LinkTarget)
-		}
-		if flags&packHardLink != 0 {
-			p.uvarint(str(e.HardLink))
-		}
-		if flags&packDevice != 0 {
-			p.uvarint(uint64(e.Major))
-			p.uvarint(uint64(e.Minor))
-		}
+		k.Add(&entries[i])
+	}
+	return k.Packed()
+}
+
+// Packer builds a Packed one entry at a time, so that entries never need
+// to be held as a []Entry. The zero Packer is ready to use.
+type Packer struct {
+	p     *Packed
+	index map[string]uint64 // strs' indexes
+	prev  string            // the last path added
+}
+
+// Len returns the number of entries added so far.
+func (k *Packer) Len() int {
+	if k.p == nil {
+		return 0
+	}
+	return k.p.n
+}
+
+// Add encodes a copy of e after the entries added before it.
+func (k *Packer) Add(e *Entry) {
+	if k.p == nil {
+		k.p, k.index = &Packed{}, map[string]uint64{}
+	}
+	p := k.p
+	p.n++
+	shared := commonPrefix(k.prev, e.Path)
+	p.uvarint(uint64(shared))
+	appendBytes(p, e.Path[shared:])
+	k.prev = e.Path
+	flags := packFlags(e)
+	p.buf = append(p.buf, byte(e.Kind), flags)
+	p.uvarint(uint64(e.Mode))
+	p.uvarint(uint64(e.UID))
+	p.uvarint(uint64(e.GID))
+	p.uvarint(uint64(e.Size))
+	p.uvarint(k.str(e.Why))
+	p.uvarint(k.str(e.From))
+	if flags&packSource != 0 {
+		appendBytes(p, e.Source)
+	}
+	if flags&packData != 0 {
+		appendBytes(p, e.Data)
+	}
+	if flags&packLink != 0 {
+		appendBytes(p, e.LinkTarget)
+	}
+	if flags&packHardLink != 0 {
+		p.uvarint(k.str(e.HardLink))
+	}
+	if flags&packDevice != 0 {
+		p.uvarint(uint64(e.Major))
+		p.uvarint(uint64(e.Minor))
+	}
+}
+
+// str returns s's index in the table of distinct strings.
+func (k *Packer) str(s string) uint64 {
+	i, ok := k.index[s]
+	if !ok {
+		i = uint64(len(k.p.strs))
+		k.index[s] = i
+		k.p.strs = append(k.p.strs, s)
+	}
+	return i
+}
+
+// Packed returns what was added and empties the Packer.
+func (k *Packer) Packed() *Packed {
+	p := k.p
+	if p == nil {
+		p = &Packed{}
 	}
 	p.buf = append([]byte(nil), p.buf...) // drop the spare capacity of growing
+	*k = Packer{}
 	return p
 }
 
@@ -135,12 +170,8 @@ func (p *Packed) Size() int { return len(p.buf) }
 // the next: copy it to keep it.
 func (p *Packed) All() iter.Seq[*Entry] {
 	return func(yield func(*Entry) bool) {
-		d := packedReader{p: p}
-		var e Entry
-		var path []byte
-		for range p.n {
-			path = d.next(&e, path)
-			if !yield(&e) {
+		for c := newCursor(p); c.Next(); {
+			if !yield(&c.E) {
 				return
 			}
 		}
@@ -154,6 +185,28 @@ func (p *Packed) Unpack() []Entry {
 		out = append(out, *e)
 	}
 	return out
+}
+
+// cursor steps through a Packed's entries: Next decodes the next one
+// into E. Merging sorted Packeds needs several at once, which All's
+// push iteration cannot give.
+type cursor struct {
+	d    packedReader
+	left int
+	E    Entry
+	path []byte
+}
+
+func newCursor(p *Packed) *cursor { return &cursor{d: packedReader{p: p}, left: p.n} }
+
+// Next decodes the next entry, and reports false at the end.
+func (c *cursor) Next() bool {
+	if c.left == 0 {
+		return false
+	}
+	c.left--
+	c.path = c.d.next(&c.E, c.path)
+	return true
 }
 
 // packedReader decodes a Packed's entries in order. The encoding is our
