@@ -37,18 +37,21 @@ type usageError struct{ error }
 
 // memoryLimit is the Go heap size the garbage collector aims to stay
 // under, unless $GOMEMLIMIT says otherwise, plus memoryPerEntry for each
-// manifest entry. A build streams: what is live is the closure and the
-// compressors' bounded buffers, and without a limit the collector lets
+// manifest entry. A build streams: what is live is the packed closure and
+// the compressors' bounded buffers, and without a limit the collector lets
 // the garbage of resolving double the heap before it runs. The allowance
 // per entry keeps a huge manifest's live closure under the limit, where
 // the collector would otherwise run without pause (measured: 100,000
 // entries need about 1 KiB each). It is a soft limit: a build that needs
-// more still gets it, and measured builds that do (Go zstd at level 19
-// needs about 105 MiB) took no longer with it than without. At 40 MiB
-// the 2 GiB benchmark payload (50,000 entries) peaks at 44 MiB of RSS
-// with Go zstd on two cores, as the 530-entry systemd one does (43 MiB).
+// more still gets it, and measured builds that do (Go zstd at level 22
+// needs about 100 MiB) took no longer with it than without. With Go zstd
+// on two cores, whose two encoders keep about 25 MB live, the heap is
+// bounded by the limit itself: at 40 MiB the 2 GiB benchmark payload
+// (50,000 entries) peaked at 43-44 MiB of RSS and the 530-entry systemd
+// one at 38-41; at 34 MiB they peak at 38-40 and 37-38, with as many
+// collections and the same CPU time (Go xz, Go zstd, gzip, lz4).
 const (
-	memoryLimit    = 40 << 20
+	memoryLimit    = 34 << 20
 	memoryPerEntry = 1 << 10
 )
 
