@@ -133,9 +133,9 @@ func oneStream(w io.Writer, c Compressor, jobs int) (io.WriteCloser, bool, error
 // writes segment i's bytes to zw. Each segment is filled in a worker of
 // its own, up to opts.Jobs at once, so that reading the input is as
 // parallel as compressing it; the segments are written to w in order, as
-// independent streams, and the output does not depend on opts.Jobs
-// (opts.Size only bounds the output a finished segment may hold while an
-// earlier one is still being compressed).
+// independent streams, and the output does not depend on opts.Jobs. Half
+// of opts.Size bounds the output that finished segments may hold, in all,
+// while an earlier one is still being compressed.
 //
 // A format that cannot be cut (see NewSegmentedWriter) gets the segments
 // in one stream, filled in order by the calling goroutine. WriteSegments

@@ -1,0 +1,75 @@
+package compressors
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+)
+
+// TestWriteSegments: segments filled by concurrent workers come out in
+// order, each compressed on its own, the same for any number of jobs and
+// any output budget, including one so small that every worker stalls.
+func TestWriteSegments(t *testing.T) {
+	data := mixedData(3<<20, 7)
+	var segs [][]byte
+	for off, i := 0, 0; off < len(data); i++ {
+		n := min(len(data)-off, (i%5+1)*96<<10) // uneven segments, some compressing slower
+		segs = append(segs, data[off:off+n])
+		off += n
+	}
+	for _, name := range []string{"gzip", "zstd", "xz-cli", "none", "lz4"} {
+		c := lookup(t, name, 0)
+		var want []byte
+		if _, ok, _ := oneStream(io.Discard, c, 1); ok {
+			want = compress(t, c, data)
+		} else {
+			for _, s := range segs {
+				want = append(want, compress(t, c, s)...)
+			}
+		}
+		for _, opts := range []SegmentOptions{{Jobs: 1}, {Jobs: 3}, {Jobs: 4, Size: 1}} {
+			var out bytes.Buffer
+			err := WriteSegments(&out, c, opts, len(segs), func(i int, zw io.Writer) error {
+				_, err := zw.Write(segs[i])
+				return err
+			})
+			if err != nil {
+				t.Fatalf("%s %+v: %v", name, opts, err)
+			}
+			if !bytes.Equal(out.Bytes(), want) {
+				t.Errorf("%s %+v: %d bytes, want the %d of each segment compressed on its own", name, opts, out.Len(), len(want))
+			}
+		}
+	}
+}
+
+// TestWriteSegmentsErrors: the earliest failing segment's error is the
+// one returned, whatever finished first, and bad arguments are refused.
+func TestWriteSegmentsErrors(t *testing.T) {
+	for _, name := range []string{"gzip", "none"} {
+		c := lookup(t, name, 0)
+		err := WriteSegments(io.Discard, c, SegmentOptions{Jobs: 3}, 6, func(i int, zw io.Writer) error {
+			if i == 2 || i == 4 {
+				return fmt.Errorf("segment %d failed", i)
+			}
+			_, err := zw.Write(bytes.Repeat([]byte{byte(i)}, 1000))
+			return err
+		})
+		if err == nil || err.Error() != "segment 2 failed" {
+			t.Errorf("%s: error %v, want segment 2's", name, err)
+		}
+	}
+	fill := func(int, io.Writer) error { return errors.New("called") }
+	gz := lookup(t, "gzip", 0)
+	for _, tt := range []struct {
+		w    io.Writer
+		opts SegmentOptions
+		n    int
+	}{{io.Discard, SegmentOptions{}, 0}, {nil, SegmentOptions{}, 1}, {io.Discard, SegmentOptions{Jobs: -1}, 1}} {
+		if err := WriteSegments(tt.w, gz, tt.opts, tt.n, fill); err == nil || err.Error() == "called" {
+			t.Errorf("WriteSegments(%v, %+v, %d) = %v, want an argument error", tt.w, tt.opts, tt.n, err)
+		}
+	}
+}
