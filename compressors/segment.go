@@ -54,10 +54,11 @@ type concatenator interface{ concatenable() bool }
 // larger than that makes a larger segment, which is streamed through its
 // worker rather than held in memory. Memory stays bounded whatever the
 // size of the input: (Jobs-1)/2 segments plus 2×Jobs chunks of 256 KiB of
-// input in flight, the output of up to Jobs+1 segments not yet written (a
-// segment waiting for its turn buffers at most a quarter of opts.Size,
-// then stalls), and Jobs encoders, reused from segment to segment where
-// the format allows.
+// input in flight, the output of up to Jobs+1 segments not yet written (the
+// Jobs that wait for their turn hold a quarter of opts.Size each on
+// average, Jobs quarters in all, and a worker that would pass that
+// stalls), and Jobs encoders, reused from segment to segment where the
+// format allows.
 //
 // Formats that cannot be cut are written as one stream: lz4 (the kernel
 // reads nothing after an lz4 stream; its writer compresses opts.Jobs
@@ -80,10 +81,11 @@ func NewSegmentedWriter(w io.Writer, c Compressor, opts SegmentOptions) (io.Writ
 	// more cover the chunk each worker and the reader hold.
 	chunks := (opts.Jobs-1)*perSegment/2 + 2*opts.Jobs
 	sw := &segWriter{
-		// A quarter segment of output per segment not yet written may
-		// wait for its turn: segments start in order and half a segment
-		// apart, so the one before is nearly always written first.
-		pipeline: newPipeline(w, c, opts.Jobs, (opts.Jobs+1)*max(opts.Size/4, chunkSize)),
+		// A quarter segment of output for each segment that can wait
+		// for its turn (all but the oldest of Jobs+1): segments start in
+		// order and half a segment apart, so the one before is nearly
+		// always written first.
+		pipeline: newPipeline(w, c, opts.Jobs, opts.Jobs*max(opts.Size/4, chunkSize)),
 		size:     int64(opts.Size),
 		free:     make(chan []byte, chunks),
 		inCap:    perSegment + 1,
@@ -198,7 +200,7 @@ type pipeline struct {
 	held    atomic.Int64        // output held now
 	compute chan struct{}       // slots for segments being compressed
 	live    chan struct{}       // slots for segments not yet written
-	chunks  *sync.Pool          // chunkSize buffers for output waiting for its turn
+	chunks  chunkPool           // buffers for output waiting for its turn
 	encs    chan io.WriteCloser // finished encoders that can be Reset
 
 	prevDone chan struct{} // closed when the last begun segment is written
@@ -209,12 +211,14 @@ type pipeline struct {
 
 func newPipeline(w io.Writer, c Compressor, jobs, outCap int) *pipeline {
 	p := &pipeline{
-		c:        c,
-		dst:      w,
-		outCap:   int64(outCap),
-		compute:  make(chan struct{}, jobs),
-		live:     make(chan struct{}, jobs+1),
-		chunks:   &sync.Pool{New: func() any { return new([chunkSize]byte) }},
+		c:       c,
+		dst:     w,
+		outCap:  int64(outCap),
+		compute: make(chan struct{}, jobs),
+		live:    make(chan struct{}, jobs+1),
+		// As many chunks as the budget holds, kept between segments: a
+		// sync.Pool would drop them at each collection and allocate anew.
+		chunks:   make(chunkPool, outCap/chunkSize+1),
 		encs:     make(chan io.WriteCloser, jobs),
 		prevDone: make(chan struct{}),
 	}
@@ -466,7 +470,7 @@ type orderedWriter struct {
 	turn   <-chan struct{}
 	limit  int64
 	held   *atomic.Int64 // bytes held by all the pipeline's segments
-	pool   *sync.Pool
+	pool   chunkPool
 	chunks []*[chunkSize]byte
 	n      int // bytes held by this one
 	direct bool
@@ -502,12 +506,31 @@ func (o *orderedWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// chunkPool is a bounded free list of output chunks.
+type chunkPool chan *[chunkSize]byte
+
+func (c chunkPool) get() *[chunkSize]byte {
+	select {
+	case b := <-c:
+		return b
+	default:
+		return new([chunkSize]byte)
+	}
+}
+
+func (c chunkPool) put(b *[chunkSize]byte) {
+	select {
+	case c <- b:
+	default:
+	}
+}
+
 // hold copies p into the held chunks.
 func (o *orderedWriter) hold(p []byte) {
 	for len(p) > 0 {
 		off := o.n % chunkSize
 		if off == 0 {
-			o.chunks = append(o.chunks, o.pool.Get().(*[chunkSize]byte))
+			o.chunks = append(o.chunks, o.pool.get())
 		}
 		k := copy(o.chunks[len(o.chunks)-1][off:], p)
 		o.n += k
@@ -522,7 +545,7 @@ func (o *orderedWriter) goDirect() {
 		if o.err == nil {
 			_, o.err = o.dst.Write(c[:min(chunkSize, o.n-i*chunkSize)])
 		}
-		o.pool.Put(c)
+		o.pool.put(c)
 	}
 	o.held.Add(-int64(o.n))
 	o.chunks, o.n = nil, 0

@@ -309,8 +309,8 @@ func TestSegmentsOnEntryBoundaries(t *testing.T) {
 // all) and many segments' worth of small entries: the allocations stay a
 // few segments' worth, whatever the input size. The bounds are what the
 // documented budget allows at two jobs (half a segment of input per extra
-// job, 2 chunks per job, a quarter segment of output for each of 3
-// segments), with room for the goroutines.
+// job, 2 chunks per job, a quarter segment of output for each of the 2
+// segments that can wait for their turn), with room for the goroutines.
 func TestSegmentedMemoryBounded(t *testing.T) {
 	tests := []struct {
 		segSize  int
