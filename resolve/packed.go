@@ -47,14 +47,6 @@ type Packer struct {
 	prev  string            // the last path added
 }
 
-// Len returns the number of entries added so far.
-func (k *Packer) Len() int {
-	if k.p == nil {
-		return 0
-	}
-	return k.p.n
-}
-
 // Add encodes a copy of e after the entries added before it.
 func (k *Packer) Add(e *Entry) {
 	if k.p == nil {

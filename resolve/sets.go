@@ -46,11 +46,6 @@ func (s *hashSet) add(k [2]uint64) bool {
 	return true
 }
 
-func (s *hashSet) has(k [2]uint64) bool {
-	_, ok := s.m[k]
-	return ok
-}
-
 // runSize is how many found entries are gathered, sorted and packed at a
 // time: big enough that a 100,000-file tree makes few runs to merge,
 // small next to that tree's entries as a []Entry (12 MB).
