@@ -45,7 +45,18 @@ type request struct {
 	program bool
 	// recurse copies a directory's children too.
 	recurse bool
-	dlopen  elfdeps.DlopenPolicy
+	// keepLink makes a symlink at path a symlink at target with the same
+	// text, rather than target a copy of what it points to: a member of a
+	// directory copied to another path is copied as it is.
+	keepLink bool
+	// copyTop is the target of the directory copy a keepLink request
+	// belongs to: a member symlink that points inside it needs nothing
+	// more.
+	copyTop string
+	// link names the symlink this request follows: a path that does not
+	// exist leaves that symlink dangling, which is a warning, not an error.
+	link   string
+	dlopen elfdeps.DlopenPolicy
 	// override holds the manifest's mode, uid and gid, if any.
 	override *Content
 }
@@ -61,9 +72,12 @@ func (q *request) key(seen *hashSet) [2]uint64 {
 	if q.recurse {
 		flags |= 2
 	}
+	if q.keepLink {
+		flags |= 4
+	}
 	var variant string
 	if q.target != "" || q.dlopen.Priority != "" || len(q.dlopen.Features) > 0 {
-		variant = q.target + "\x00" + q.dlopen.Priority + "\x00" + strings.Join(q.dlopen.Features, ",")
+		variant = q.target + "\x00" + q.copyTop + "\x00" + q.dlopen.Priority + "\x00" + strings.Join(q.dlopen.Features, ",")
 	}
 	return seen.key(q.path, variant, flags)
 }
@@ -82,6 +96,12 @@ func compareRequests(a, b *request) int {
 		return c
 	}
 	if c := compareBool(a.recurse, b.recurse); c != 0 {
+		return c
+	}
+	if c := compareBool(a.keepLink, b.keepLink); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.copyTop, b.copyTop); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.dlopen.Priority, b.dlopen.Priority); c != 0 {
@@ -157,6 +177,7 @@ type resolver struct {
 	opts     Options
 	loader   *elfdeps.Loader
 	store    *storeScanner
+	stores   []string          // the manifest's store directories that exist
 	heads    sync.Pool         // 4 KiB buffers for the first bytes of each file
 	dirs     sync.Map          // directory path -> *resolvedDir
 	explicit map[string]*Entry // from the manifest: they win
@@ -210,12 +231,13 @@ func ResolvePacked(m *Manifest, fsys *rootfs.FS, opts Options) (*PackedClosure, 
 	}
 	r := &resolver{
 		fs: fsys, m: m, opts: opts, loader: loader,
-		store:    newStoreScanner(existingDirs(fsys, m.storeDirs())),
+		stores:   existingDirs(fsys, m.storeDirs()),
 		explicit: map[string]*Entry{},
 		have:     newHashSet(),
 		known:    map[string]knownFile{},
 		seen:     newHashSet(),
 	}
+	r.store = newStoreScanner(r.stores)
 	r.heads.New = func() any { return new([4096]byte) }
 	queue, err := r.fromManifest()
 	if err != nil {
@@ -351,6 +373,14 @@ func (r *resolver) handle(q *request) outcome {
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", q.path, q.why, unwrapPath(err)))
 		return o
 	}
+	if q.keepLink && len(links) > 0 && links[0].Path == rootfs.Clean(q.path) {
+		r.memberLink(&o, q, links[0].Target)
+		return o
+	}
+	if kept, dest, ok := cutAtRuntime(links); ok {
+		r.runtimeLink(&o, q, kept, dest)
+		return o
+	}
 	why, from := q.why, q.from
 	if q.target == "" {
 		why, from = r.linkEntries(&o, links, q)
@@ -359,8 +389,12 @@ func (r *resolver) handle(q *request) outcome {
 		fi, err = r.fs.Lstat(final)
 	}
 	if err != nil {
-		if len(links) > 0 && errors.Is(err, fs.ErrNotExist) && q.target == "" {
-			o.warnf("%s: dangling symlink to %s kept (%s)", links[len(links)-1].Path, final, q.why)
+		if errors.Is(err, fs.ErrNotExist) && q.target == "" && (len(links) > 0 || q.link != "") {
+			dangling := q.link
+			if len(links) > 0 {
+				dangling = links[len(links)-1].Path
+			}
+			o.warnf("%s: dangling symlink to %s kept (%s)", dangling, final, q.why)
 			return o
 		}
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", q.path, q.why, unwrapPath(err)))
@@ -380,10 +414,42 @@ func (r *resolver) handle(q *request) outcome {
 		applyOverride(&e, q.override)
 		o.entries = append(o.entries, e)
 		r.analyse(&o, q, final, fi)
+		r.wrapped(&o, final, fi)
 	default:
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): is a %s, not a regular file, directory or symlink: give it as a \"type\" entry", final, q.why, typeName(fi.Mode())))
 	}
 	return o
+}
+
+// memberLink copies a symlink that is a member of a directory copied to
+// another path: the link keeps its text at its new place, and what it
+// points to there is followed. A target inside the copy is there already;
+// one outside it, or reached by an absolute text, is the root's path of
+// that name, copied to its own path like any other symlink's target.
+func (r *resolver) memberLink(o *outcome, q *request, text string) {
+	o.entries = append(o.entries, Entry{Path: q.target, Kind: Symlink, LinkTarget: text, Mode: 0o777, Why: q.why, From: q.from})
+	dest := linkDest(q.target, text)
+	if isRuntimePath(dest) || within(dest, q.copyTop) {
+		return
+	}
+	o.next = append(o.next, request{path: dest, why: "target of symlink " + q.target, from: q.target,
+		program: true, recurse: q.recurse, dlopen: q.dlopen, link: q.target})
+}
+
+// runtimeLink keeps the symlinks that lead into a directory the booted
+// system mounts (a masked unit's /dev/null) as symlinks, and follows them
+// no further: nothing at that path in the root belongs in the image.
+// A request copied to another path becomes a symlink there to the same
+// place.
+func (r *resolver) runtimeLink(o *outcome, q *request, links []rootfs.Link, dest string) {
+	kept := " (kept as a link: " + dest + " is provided at boot)"
+	if q.target != "" {
+		o.entries = append(o.entries, Entry{Path: q.target, Kind: Symlink, LinkTarget: dest, Mode: 0o777, Why: q.why + kept, From: q.from})
+		return
+	}
+	r.linkEntries(o, links, q)
+	last := &o.entries[len(o.entries)-1]
+	last.Why += kept
 }
 
 // linkEntries keeps every symlink met on the way to q.path as a symlink
@@ -415,11 +481,13 @@ func (r *resolver) dirEntry(o *outcome, q *request, dest string, fi fs.FileInfo,
 	g := dirGroup{dir: final, dest: dest, names: make([]string, 0, len(children)),
 		child: request{why: "in directory " + dest, from: dest, program: true, recurse: true,
 			dlopen: q.dlopen, target: q.target}}
-	for _, c := range children {
-		if q.target != "" && c.Type()&fs.ModeSymlink != 0 {
-			o.errs = append(o.errs, fmt.Errorf("%s: a symlink inside a directory copied to another path (%s) is not supported", path.Join(final, c.Name()), dest))
-			continue
+	if q.target != "" {
+		g.child.keepLink, g.child.copyTop = true, q.copyTop
+		if g.child.copyTop == "" {
+			g.child.copyTop = dest
 		}
+	}
+	for _, c := range children {
 		g.names = append(g.names, c.Name())
 	}
 	o.groups = append(o.groups, g)

@@ -359,21 +359,6 @@ func TestHostSystemd(t *testing.T) {
 	}
 }
 
-func TestSourceDirectory(t *testing.T) {
-	tr := newTree(t)
-	tr.write("/etc/udev/rules.d/a.rules", "A", 0o644)
-	tr.write("/etc/udev/rules.d/sub/b.rules", "B", 0o644)
-	tr.symlink("/etc/udev/rules.d/c.rules", "/dev/null")
-	tr.symlink("/etc/udev/rules.d/d.rules", "a.rules")
-	// /dev/null is not in the tree: a dangling link, kept with a warning.
-	c := tr.mustResolve(`{"contents": [{"source": "/etc/udev"}]}`)
-	sameList(t, paths(c), []string{"/etc/udev/rules.d/a.rules", "/etc/udev/rules.d/c.rules -> /dev/null",
-		"/etc/udev/rules.d/d.rules -> a.rules", "/etc/udev/rules.d/sub/b.rules"})
-	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "c.rules: dangling symlink") {
-		t.Errorf("warnings = %q", c.Warnings)
-	}
-}
-
 // TestParentDirectoryReason: a directory added only because something lies
 // below it is named after the first such path, in path order, whatever
 // order the entries were found in (the manifest's own entries come last).

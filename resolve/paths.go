@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"path"
+	"strings"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
@@ -62,4 +63,43 @@ func (r *resolver) resolveDir(dir string) *resolvedDir {
 	final, links, err := r.fs.Resolve(dir)
 	d, _ := r.dirs.LoadOrStore(dir, &resolvedDir{final: final, links: links, err: err})
 	return d.(*resolvedDir)
+}
+
+// isRuntimePath reports whether p lies in a directory that the booted
+// system mounts over: /dev, /proc, /sys and /run hold what the kernel,
+// devtmpfs and systemd provide at boot, never files of the root.
+func isRuntimePath(p string) bool {
+	for _, dir := range [...]string{"/dev", "/proc", "/sys", "/run"} {
+		if within(p, dir) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether the clean absolute path p is dir or lies below
+// it; nothing lies within "".
+func within(p, dir string) bool {
+	return dir != "" && (p == dir || strings.HasPrefix(p, dir) && (dir == "/" || p[len(dir)] == '/'))
+}
+
+// linkDest returns the absolute path that the symlink at p with text
+// points to, its directory taken as free of symlinks.
+func linkDest(p, text string) string {
+	if path.IsAbs(text) {
+		return path.Clean(text)
+	}
+	return path.Join(path.Dir(p), text)
+}
+
+// cutAtRuntime returns the links up to the first one that points into a
+// runtime directory (see isRuntimePath), and the path it points to; ok is
+// false when none does.
+func cutAtRuntime(links []rootfs.Link) (kept []rootfs.Link, dest string, ok bool) {
+	for i, l := range links {
+		if d := linkDest(l.Path, l.Target); isRuntimePath(d) {
+			return links[:i+1], d, true
+		}
+	}
+	return links, "", false
 }

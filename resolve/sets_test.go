@@ -111,22 +111,3 @@ func TestLargeTree(t *testing.T) {
 		t.Errorf("/srv = %+v, want the manifest's directory", e)
 	}
 }
-
-// TestTargetedDirectory: a directory copied to another path takes its
-// children along under the new path, and a symlink among them is an
-// error naming it, since it would point into the old tree.
-func TestTargetedDirectory(t *testing.T) {
-	tr := newTree(t)
-	tr.write("/srv/a/x", "x", 0o644)
-	tr.write("/srv/a/sub/y", "y", 0o644)
-	c := tr.mustResolve(`{"contents": [{"source": "/srv/a", "target": "/opt/b"}]}`)
-	sameList(t, paths(c), []string{"/opt/b/sub/y", "/opt/b/x"})
-	if e, ok := c.Lookup("/opt/b/sub/y"); !ok || e.Source != "/srv/a/sub/y" || e.Why != "in directory /opt/b/sub" {
-		t.Errorf("/opt/b/sub/y = %+v, want /srv/a/sub/y's content in directory /opt/b/sub", e)
-	}
-	tr.symlink("/srv/a/link", "x")
-	_, err := tr.resolve(`{"contents": [{"source": "/srv/a", "target": "/opt/b"}]}`)
-	if err == nil || !strings.Contains(err.Error(), "/srv/a/link: a symlink inside a directory copied to another path (/opt/b)") {
-		t.Errorf("error = %v, want the symlink named", err)
-	}
-}

@@ -2,6 +2,8 @@ package resolve
 
 import (
 	"io"
+	"io/fs"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -78,4 +80,30 @@ func (s *storeScanner) scan(r io.Reader) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// inStore reports whether p lies in one of the store directories.
+func (r *resolver) inStore(p string) bool {
+	for _, d := range r.stores {
+		if within(p, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// wrapped adds the program a Nix wrapper execs. makeWrapper and
+// makeBinaryWrapper move a store program NAME aside as .NAME-wrapped and
+// put a wrapper in its place that runs it by its store path, which a
+// binary wrapper holds where no reference scan of ELF files looks.
+func (r *resolver) wrapped(o *outcome, file string, fi fs.FileInfo) {
+	if fi.Mode()&0o111 == 0 || !r.inStore(file) {
+		return
+	}
+	dir, name := path.Split(file)
+	hidden := path.Join(dir, "."+name+"-wrapped")
+	if _, err := r.fs.Lstat(hidden); err != nil {
+		return
+	}
+	o.next = append(o.next, request{path: hidden, why: "wrapped by " + file, from: file, program: true})
 }
