@@ -25,12 +25,28 @@ import (
 type Loader struct {
 	fs       *rootfs.FS
 	confDirs []string
+	stores   []string // store directories: see SetStoreDirs
 
 	mu    sync.Mutex
 	paths map[string]*pathEntry // by path as asked
 	ids   map[fileID]*fileEntry // by device and inode
 	dirs  map[string]string     // directory -> symlink-free directory
 	archs map[archKey]*archInfo
+	// provided records, for each object and name it asks for, what a
+	// process resolved the name to (see Provider).
+	provided map[neededKey]Provision
+}
+
+// neededKey is one name one object asks for.
+type neededKey struct {
+	id   fileID
+	name string
+}
+
+// Provision is what a name an object asks for resolved to in one process.
+type Provision struct {
+	Path    string // the object that answered the name
+	Program string // the program whose process it was
 }
 
 // fileID identifies a file the way ld.so does to notice that two names
@@ -64,6 +80,8 @@ func NewLoader(fsys *rootfs.FS) (*Loader, error) {
 		ids:   make(map[fileID]*fileEntry),
 		dirs:  make(map[string]string),
 		archs: make(map[archKey]*archInfo),
+
+		provided: make(map[neededKey]Provision),
 	}
 	dirs, err := readLdSoConf(fsys, "/etc/ld.so.conf")
 	if err != nil {
@@ -71,6 +89,63 @@ func NewLoader(fsys *rootfs.FS) (*Loader, error) {
 	}
 	l.confDirs = dirs
 	return l, nil
+}
+
+// SetStoreDirs names the store directories of the tree (Nix's
+// /nix/store). A program whose interpreter lies in one of them, or a
+// library in one that is resolved alone, follows the store's loader rules:
+// its interpreter was built to search only its own directory, never the
+// host's ld.so.conf or /lib and /usr/lib. Call it before any Process.
+func (l *Loader) SetStoreDirs(dirs []string) {
+	l.stores = make([]string, len(dirs))
+	for i, d := range dirs {
+		l.stores[i] = rootfs.Clean(d)
+	}
+}
+
+// inStore returns the store directory p lies in, "" if none.
+func (l *Loader) inStore(p string) string {
+	for _, d := range l.stores {
+		if strings.HasPrefix(p, d+"/") {
+			return d
+		}
+	}
+	return ""
+}
+
+// Provider returns what the name asked for by the object at p resolved to
+// in a process that loaded that object, as ld.so matched it there: an
+// object loaded already under that soname, or one found in the search
+// path. Of several processes, the program first in path order is named.
+// It knows the processes run so far.
+func (l *Loader) Provider(p, name string) (Provision, bool) {
+	fe, err := l.open(rootfs.Clean(p), nil)
+	if err != nil || fe.err != nil {
+		return Provision{}, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pv, ok := l.provided[neededKey{fe.id, name}]
+	return pv, ok
+}
+
+// record keeps, for every name an object of the process asked for and
+// got, what answered it, for Provider.
+func (l *Loader) record(pr *process, program string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, o := range pr.objs {
+		for _, name := range o.asked() {
+			got := pr.names[name]
+			if got == nil {
+				continue
+			}
+			k := neededKey{o.id, name}
+			if prev, ok := l.provided[k]; !ok || program < prev.Program {
+				l.provided[k] = Provision{Path: got.path, Program: program}
+			}
+		}
+	}
 }
 
 // ConfDirs returns the directories named by /etc/ld.so.conf and its

@@ -102,6 +102,9 @@ type MissingError struct {
 	// entry that is neither required nor asked for by feature, or a
 	// DT_AUXILIARY filtee.
 	Optional bool
+	// Store is the store directory whose loader rules the program
+	// follows, "" for a host program (see Loader.SetStoreDirs).
+	Store string
 }
 
 func (e *MissingError) Error() string {
@@ -132,6 +135,9 @@ func (e *MissingError) Error() string {
 			b.WriteString("; skipped " + strings.Join(e.Skipped, ", "))
 		}
 		b.WriteString(")")
+	}
+	if e.Store != "" {
+		b.WriteString("; a program of " + e.Store + " is loaded by its store's interpreter, which searches no host directory")
 	}
 	return b.String()
 }
@@ -184,11 +190,16 @@ type process struct {
 	arch   *archInfo
 	key    archKey
 	policy DlopenPolicy
-	objs   []*obj
-	names  map[string]*obj // names an object was loaded by, its path and soname
-	ids    map[fileID]*obj
-	errs   []error
-	next   int // first object whose dependencies are not loaded yet
+	// confDirs and defaults are the directories searched after RUNPATH:
+	// the tree's ld.so.conf and the target's defaults for a host
+	// program, the interpreter's own directory for a store program.
+	confDirs, defaults []string
+	store              string
+	objs               []*obj
+	names              map[string]*obj // names an object was loaded by, its path and soname
+	ids                map[fileID]*obj
+	errs               []error
+	next               int // first object whose dependencies are not loaded yet
 }
 
 // Process lists what the program at p loads, the way glibc's ld.so
@@ -210,7 +221,11 @@ type process struct {
 // Debian's glibc sets it), else "lib64" for 64-bit and "lib" for 32-bit
 // targets. The default directories are /lib/<triplet>, /usr/lib/<triplet>,
 // /lib64 and /usr/lib64 (64-bit only), /lib, /usr/lib: the union of the
-// Debian and Fedora layouts, so that nothing ld.so finds is missed.
+// Debian and Fedora layouts, so that nothing ld.so finds is missed. A
+// program whose interpreter lies in a store directory (SetStoreDirs)
+// searches instead, after RPATH and RUNPATH, only its interpreter's
+// directory, as the store's ld.so does; a library in a store resolved alone
+// searches only its RPATH and RUNPATH. A miss then says so (MissingError.Store).
 //
 // Differences from ld.so, all deliberate: no LD_LIBRARY_PATH, no
 // ld.so.cache (the ld.so.conf directories it is built from are searched in
@@ -244,6 +259,7 @@ func (l *Loader) Process(p string, policy DlopenPolicy) ([]Object, error) {
 		ids:    make(map[fileID]*obj),
 	}
 	pr.arch = l.arch(pr.key)
+	pr.searchDirs(p, f)
 	root := &obj{path: p, file: f, id: fe.id, reason: ReasonProgram}
 	pr.add(root, "")
 	if f.Interp != "" {
@@ -263,6 +279,7 @@ func (l *Loader) Process(p string, policy DlopenPolicy) ([]Object, error) {
 			}
 		}
 	}
+	l.record(pr, p)
 	objs := make([]Object, len(pr.objs))
 	for i, o := range pr.objs {
 		objs[i] = Object{Path: o.path, Name: o.name, Soname: o.file.Soname, Reason: o.reason, Feature: o.feat}
@@ -274,6 +291,28 @@ func (l *Loader) Process(p string, policy DlopenPolicy) ([]Object, error) {
 		return objs, &ProcessError{Path: p, Errs: pr.errs}
 	}
 	return objs, nil
+}
+
+// searchDirs sets the directories searched after RUNPATH for the program
+// f at p. A program whose interpreter lies in a store is run by that
+// store's ld.so, built to search its own directory and nothing of the
+// host; a library in a store, resolved alone, searches only its own
+// RPATH and RUNPATH.
+func (pr *process) searchDirs(p string, f *File) {
+	pr.confDirs, pr.defaults = pr.l.confDirs, pr.arch.defaults
+	switch {
+	case f.Interp != "":
+		pr.store = pr.l.inStore(rootfs.Clean(f.Interp))
+	default:
+		pr.store = pr.l.inStore(p)
+	}
+	if pr.store == "" {
+		return
+	}
+	pr.confDirs, pr.defaults = nil, nil
+	if f.Interp != "" {
+		pr.defaults = []string{pr.l.realDir(path.Dir(rootfs.Clean(f.Interp)))}
+	}
 }
 
 // add records a newly loaded object under the names ld.so matches later
@@ -331,6 +370,7 @@ func (pr *process) need(from *obj, name, reason string) {
 		Searched: res.searched,
 		Skipped:  res.skipped,
 		Optional: reason == ReasonAuxiliary,
+		Store:    pr.store,
 	})
 }
 
@@ -361,6 +401,7 @@ func (pr *process) dlopen(from *obj, e DlopenNote, mandatory bool) {
 		Searched:     searched,
 		Skipped:      skipped,
 		Optional:     !mandatory,
+		Store:        pr.store,
 	})
 }
 
@@ -500,13 +541,13 @@ func (pr *process) searchPath(from *obj) []string {
 	}
 	dirs = appendNew(dirs, pr.runpathOf(from)...)
 	nodeflib := from.file.Flags1&elf.DF_1_NODEFLIB != 0
-	for _, d := range pr.l.confDirs {
-		if !nodeflib || !slices.Contains(pr.arch.defaults, d) {
+	for _, d := range pr.confDirs {
+		if !nodeflib || !slices.Contains(pr.defaults, d) {
 			dirs = appendNew(dirs, d)
 		}
 	}
 	if !nodeflib {
-		dirs = appendNew(dirs, pr.arch.defaults...)
+		dirs = appendNew(dirs, pr.defaults...)
 	}
 	return dirs
 }
@@ -564,6 +605,16 @@ func (pr *process) originOf(o *obj) func() string {
 		}
 		return o.origin
 	}
+}
+
+// asked returns the names o asks ld.so for: its DT_NEEDED and DT_FILTER
+// entries and its dlopen notes' sonames.
+func (o *obj) asked() []string {
+	names := append(slices.Clip(o.file.Needed), o.file.Filter...)
+	for _, e := range o.file.Dlopen {
+		names = append(names, e.Soname...)
+	}
+	return names
 }
 
 // chain returns the paths from the program down to o.

@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"bytes"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -114,13 +115,66 @@ func (r *resolver) elfDeps(o *outcome, q *request, file string) {
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", file, q.why, err))
 		return
 	}
+	lone := r.isLoneLibrary(file)
 	for _, m := range missing {
-		if m.Optional || r.opts.AllowMissing || r.m.AllowMissing {
+		switch {
+		case m.Optional:
 			o.warnf("%s", m.Error())
-		} else {
+		case lone:
+			o.deferred = append(o.deferred, m)
+		case r.allowMissing():
+			o.warnf("%s", m.Error())
+		default:
 			o.errs = append(o.errs, m)
 		}
 	}
+}
+
+func (r *resolver) allowMissing() bool { return r.opts.AllowMissing || r.m.AllowMissing }
+
+// isLoneLibrary reports whether file is a shared library with no
+// interpreter: resolved as a file of its own (a directory member, a
+// source), it runs only inside a program's process, whose context
+// decides what its names find.
+func (r *resolver) isLoneLibrary(file string) bool {
+	f, err := r.loader.File(file)
+	return err == nil && f.Interp == "" && f.Type == elf.ET_DYN
+}
+
+// settle decides the misses of libraries resolved alone, once every
+// program of the closure has been resolved: a name that a program's
+// process loading the library resolves, as ld.so would there, is no miss,
+// and the library's reason names that program. Any other is an error.
+func (r *resolver) settle() {
+	for _, m := range r.deferred {
+		asker := m.Chain[len(m.Chain)-1]
+		if pv, name, ok := r.provider(asker, m); ok {
+			real := asker
+			if p, _, err := r.fs.Resolve(asker); err == nil {
+				real = p
+			}
+			r.notes[real] = append(r.notes[real], fmt.Sprintf("its %s is %s in the process of %s", name, pv.Path, pv.Program))
+			continue
+		}
+		err := fmt.Errorf("%w; no program in the image loads %s with a %s", m, m.Chain[0], m.Soname)
+		if r.allowMissing() {
+			r.warnings = append(r.warnings, err.Error())
+		} else {
+			r.errs = append(r.errs, err)
+		}
+	}
+	r.deferred = nil
+}
+
+// provider returns what a process in the closure resolved the missing
+// name, or one of its alternatives, to for the object at asker.
+func (r *resolver) provider(asker string, m *elfdeps.MissingError) (elfdeps.Provision, string, bool) {
+	for _, name := range append([]string{m.Soname}, m.Alternatives...) {
+		if pv, ok := r.loader.Provider(asker, name); ok {
+			return pv, name, true
+		}
+	}
+	return elfdeps.Provision{}, "", false
 }
 
 // reasonText says how an object was asked for, before its asker's path.

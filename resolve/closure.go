@@ -127,6 +127,7 @@ type outcome struct {
 	groups   []dirGroup
 	warnings []string
 	errs     []error
+	deferred []*elfdeps.MissingError // see resolver.settle
 }
 
 // dirGroup asks for the children of a directory copied whole. They are
@@ -191,6 +192,11 @@ type resolver struct {
 	known    map[string]knownFile
 	warnings []string
 	errs     []error
+	// deferred holds the misses of libraries resolved alone, decided
+	// once every program is resolved (settle); notes holds what that
+	// adds to the reasons of entries, by path.
+	deferred []*elfdeps.MissingError
+	notes    map[string][]string
 }
 
 // knownFile is what another package found of a file: its content, or that
@@ -229,12 +235,15 @@ func ResolvePacked(m *Manifest, fsys *rootfs.FS, opts Options) (*PackedClosure, 
 	if err != nil {
 		return nil, err
 	}
+	stores := existingDirs(fsys, m.storeDirs())
+	loader.SetStoreDirs(stores)
 	r := &resolver{
 		fs: fsys, m: m, opts: opts, loader: loader,
-		stores:   existingDirs(fsys, m.storeDirs()),
+		stores:   stores,
 		explicit: map[string]*Entry{},
 		have:     newHashSet(),
 		known:    map[string]knownFile{},
+		notes:    map[string][]string{},
 		seen:     newHashSet(),
 	}
 	r.store = newStoreScanner(r.stores)
@@ -254,6 +263,7 @@ func ResolvePacked(m *Manifest, fsys *rootfs.FS, opts Options) (*PackedClosure, 
 	}
 	queue = append(queue, modReqs...)
 	r.run(queue)
+	r.settle()
 	for _, e := range r.explicit {
 		r.checkName(e)
 	}
@@ -330,6 +340,7 @@ func (r *resolver) runBatch(batch, next []request, groups []dirGroup) ([]request
 		}
 		r.warnings = append(r.warnings, outs[i].warnings...)
 		r.errs = append(r.errs, outs[i].errs...)
+		r.deferred = append(r.deferred, outs[i].deferred...)
 		next = append(next, outs[i].next...)
 		groups = append(groups, outs[i].groups...)
 	}
@@ -468,6 +479,9 @@ func (r *resolver) linkEntries(o *outcome, links []rootfs.Link, q *request) (str
 
 func (r *resolver) dirEntry(o *outcome, q *request, dest string, fi fs.FileInfo, why, from, final string) {
 	e := Entry{Path: dest, Kind: Dir, Mode: fi.Mode() & (fs.ModePerm | fs.ModeSetgid | fs.ModeSetuid | fs.ModeSticky), Why: why, From: from}
+	if m, _ := parseMode(r.m.DirMode); m != nil {
+		e.Mode = modeFromUnix(*m)
+	}
 	applyOverride(&e, q.override)
 	o.entries = append(o.entries, e)
 	if !q.recurse {
@@ -596,7 +610,13 @@ func (r *resolver) closure() *PackedClosure {
 	slices.SortFunc(parents, func(a, b Entry) int { return cmp.Compare(a.Path, b.Path) })
 	r.found.addRun(Pack(parents))
 	var all Packer
-	r.found.merged(all.Add)
+	r.found.merged(func(e *Entry) {
+		if notes := r.notes[e.Path]; len(notes) > 0 {
+			slices.Sort(notes)
+			e.Why += "; " + strings.Join(slices.Compact(notes), "; ")
+		}
+		all.Add(e)
+	})
 	r.found, r.have, r.seen = sortedRuns{}, nil, nil
 	sort.Strings(r.warnings)
 	return &PackedClosure{Entries: all.Packed(), Warnings: r.warnings}

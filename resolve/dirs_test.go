@@ -1,6 +1,8 @@
 package resolve
 
 import (
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
 )
@@ -117,6 +119,43 @@ func TestRuntimeLinks(t *testing.T) {
 			}
 			if !kept {
 				t.Errorf("no link's reason says it is kept for boot: %+v", c.Entries)
+			}
+		})
+	}
+}
+
+// TestDirMode: a make-initrd-ng list gives every directory copied from
+// the root mode 0755, as make-initrd-ng's builder creates them; the
+// object format keeps the source's mode unless dirMode says otherwise.
+func TestDirMode(t *testing.T) {
+	d := storePath("d")
+	for _, tc := range []struct {
+		name, manifest string
+		want           fs.FileMode
+	}{
+		{"object", `{"contents": [{"source": "` + d + `"}]}`, 0o555},
+		{"object with dirMode", `{"dirMode": "0750", "contents": [{"source": "` + d + `"}]}`, 0o750},
+		{"list", `[{"source": "` + d + `"}]`, 0o755},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTree(t)
+			tr.write(d+"/sub/f", "f", 0o444)
+			for _, p := range []string{d + "/sub", d} {
+				if err := os.Chmod(tr.path(p), 0o555); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := tr.mustResolve(tc.manifest)
+			for _, p := range []string{d, d + "/sub"} {
+				if e, ok := c.Lookup(p); !ok || e.Mode != tc.want {
+					t.Errorf("%s = %+v, want mode %v", p, e, tc.want)
+				}
+			}
+			if e, _ := c.Lookup(d + "/sub/f"); e == nil || e.Mode != 0o444 {
+				t.Errorf("the file's mode changed: %+v", e)
+			}
+			if e, _ := c.Lookup("/nix/store"); e == nil || e.Mode != 0o755 {
+				t.Errorf("a parent directory is not 0755: %+v", e)
 			}
 		})
 	}

@@ -56,6 +56,10 @@ type Manifest struct {
 	// Prepend lists uncompressed cpio archives (paths inside the root)
 	// put first, as they are.
 	Prepend []string `json:"prepend,omitempty"`
+	// DirMode, an octal mode, is given to every directory copied from
+	// the root instead of the source's; a make-initrd-ng list sets
+	// "0755", the mode its builder creates directories with.
+	DirMode string `json:"dirMode,omitempty"`
 
 	// Origin names where the manifest came from, for messages.
 	Origin string `json:"-"`
@@ -167,6 +171,7 @@ func ParseManifest(r io.Reader, origin string) (*Manifest, error) {
 		for i := range m.Contents {
 			m.Contents[i].Link = m.Contents[i].Target != ""
 		}
+		m.DirMode = "0755"
 	} else {
 		err = decodeStrict(data, m)
 	}
@@ -246,6 +251,9 @@ func (m *Manifest) Validate() error {
 		if !path.IsAbs(d) {
 			errs = append(errs, fmt.Errorf("storeDirs: %q is not an absolute path", d))
 		}
+	}
+	if _, err := parseMode(m.DirMode); err != nil {
+		errs = append(errs, fmt.Errorf("dirMode: %w", err))
 	}
 	for _, p := range m.Prepend {
 		if err := checkPath("prepend", p); err != nil {
@@ -356,13 +364,17 @@ func checkPath(field, p string) error {
 }
 
 // mode parses the optional octal mode string; ok is false when unset.
-func (c *Content) mode() (*uint32, error) {
-	if c.Mode == "" {
+func (c *Content) mode() (*uint32, error) { return parseMode(c.Mode) }
+
+// parseMode parses an octal permission with setuid, setgid and sticky
+// bits; "" gives nil.
+func parseMode(s string) (*uint32, error) {
+	if s == "" {
 		return nil, nil
 	}
-	v, err := strconv.ParseUint(c.Mode, 8, 32)
+	v, err := strconv.ParseUint(s, 8, 32)
 	if err != nil || v > 0o7777 {
-		return nil, fmt.Errorf("mode %q is not an octal permission between 0000 and 7777", c.Mode)
+		return nil, fmt.Errorf("mode %q is not an octal permission between 0000 and 7777", s)
 	}
 	m := uint32(v)
 	return &m, nil
