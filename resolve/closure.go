@@ -270,7 +270,7 @@ func ResolvePacked(m *Manifest, fsys *rootfs.FS, opts Options) (*PackedClosure, 
 	if len(r.errs) > 0 {
 		return nil, joinSorted(r.errs)
 	}
-	return r.closure(), nil
+	return r.closure()
 }
 
 // batchSize is how many requests of a round are analysed before their
@@ -589,8 +589,9 @@ func joinSorted(errs []error) error {
 
 // closure merges the entries in path order and adds the missing parent
 // directories. In path order, a missing directory is named after the
-// first path below it, whatever order the entries were found in.
-func (r *resolver) closure() *PackedClosure {
+// first path below it, whatever order the entries were found in. An entry
+// below one that is not a directory is an error: no archive can hold both.
+func (r *resolver) closure() (*PackedClosure, error) {
 	explicit := make([]Entry, 0, len(r.explicit))
 	for p, e := range r.explicit {
 		explicit = append(explicit, *e)
@@ -599,7 +600,11 @@ func (r *resolver) closure() *PackedClosure {
 	slices.SortFunc(explicit, func(a, b Entry) int { return cmp.Compare(a.Path, b.Path) })
 	r.found.addRun(Pack(explicit))
 	var parents []Entry
+	var above nonDirs
 	r.found.merged(func(e *Entry) {
+		if x := above.check(e); x != nil {
+			r.errs = append(r.errs, fmt.Errorf("%s (%s) lies below %s, a %s (%s): no archive can hold both", e.Path, e.Why, x.path, x.kind, x.why))
+		}
 		for dir := path.Dir(e.Path); dir != "/"; dir = path.Dir(dir) {
 			if !r.have.add(r.have.key(dir, "", 0)) {
 				break
@@ -607,6 +612,9 @@ func (r *resolver) closure() *PackedClosure {
 			parents = append(parents, Entry{Path: dir, Kind: Dir, Mode: 0o755, Why: "parent directory of " + e.Path, From: e.Path})
 		}
 	})
+	if len(r.errs) > 0 {
+		return nil, joinSorted(r.errs)
+	}
 	slices.SortFunc(parents, func(a, b Entry) int { return cmp.Compare(a.Path, b.Path) })
 	r.found.addRun(Pack(parents))
 	var all Packer
@@ -619,7 +627,35 @@ func (r *resolver) closure() *PackedClosure {
 	})
 	r.found, r.have, r.seen = sortedRuns{}, nil, nil
 	sort.Strings(r.warnings)
-	return &PackedClosure{Entries: all.Packed(), Warnings: r.warnings}
+	return &PackedClosure{Entries: all.Packed(), Warnings: r.warnings}, nil
+}
+
+// nonDirs holds, while entries are visited in path order, the entries
+// that are not directories and that a later path may still lie below.
+// Paths sort byte by byte, so "/a-b" comes between "/a" and "/a/b": an
+// entry X is dropped only once a path past every "X/..." is met, and the
+// stack stays as deep as such chains of names, not as the tree is wide.
+type nonDirs []nonDir
+
+type nonDir struct{ path, kind, why string }
+
+// check returns the entry that e lies below, if any, and records e if it
+// is not a directory.
+func (s *nonDirs) check(e *Entry) *nonDir {
+	for len(*s) > 0 {
+		top := (*s)[len(*s)-1]
+		if strings.HasPrefix(e.Path, top.path+"/") {
+			return &top
+		}
+		if e.Path < top.path+"/" {
+			break
+		}
+		*s = (*s)[:len(*s)-1]
+	}
+	if e.Kind != Dir {
+		*s = append(*s, nonDir{e.Path, e.Kind.String(), e.Why})
+	}
+	return nil
 }
 
 // checkName reports an entry whose path the kernel cannot create.

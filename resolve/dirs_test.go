@@ -160,3 +160,31 @@ func TestDirMode(t *testing.T) {
 		})
 	}
 }
+
+// TestBelowNonDirectory: no entry may lie below one that is not a
+// directory, since no archive can hold both; names that sort between a
+// file and its would-be children do not hide the conflict.
+func TestBelowNonDirectory(t *testing.T) {
+	for _, tc := range []struct {
+		name, contents, want string
+	}{
+		{"below a file", `{"target": "/a", "text": "x"}, {"target": "/a/b", "text": "y"}`,
+			"/a/b (manifest contents[1] (/a/b)) lies below /a, a file (manifest contents[0] (/a))"},
+		{"below a symlink", `{"target": "/a", "symlink": "/etc"}, {"target": "/a/b/c", "text": "y"}`,
+			"/a/b/c (manifest contents[1] (/a/b/c)) lies below /a, a symlink"},
+		{"names between", `{"target": "/a", "text": "x"}, {"target": "/a-b", "text": "y"}, {"target": "/a.c/d", "text": "y"}, {"target": "/a/b", "text": "y"}`,
+			"/a/b (manifest contents[3] (/a/b)) lies below /a, a file"},
+		{"below a source", `{"source": "/etc/conf"}, {"target": "/etc/conf/x", "type": "fifo"}`,
+			"/etc/conf/x (manifest contents[1] (/etc/conf/x)) lies below /etc/conf, a file (manifest contents[0] (/etc/conf))"},
+		{"fine", `{"target": "/a", "type": "dir"}, {"target": "/a/b", "text": "y"}, {"target": "/a-b", "text": "y"}, {"target": "/a-b.d/c", "text": "y"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTree(t)
+			tr.write("/etc/conf", "c", 0o644)
+			_, err := tr.resolve(`{"contents": [` + tc.contents + `]}`)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("error = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

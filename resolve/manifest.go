@@ -15,6 +15,13 @@ import (
 // an error, not an out-of-memory kill.
 const MaxManifestSize = 64 << 20
 
+// Linux's device numbers: a 12-bit major and a 20-bit minor (dev_t's
+// MAJOR and MINOR in the kernel).
+const (
+	MaxMajor = 1<<12 - 1
+	MaxMinor = 1<<20 - 1
+)
+
 // Manifest is what the user asks for: version 1 of the JSON format
 // documented in the README.
 type Manifest struct {
@@ -185,6 +192,9 @@ func ParseManifest(r io.Reader, origin string) (*Manifest, error) {
 }
 
 func decodeStrict(data []byte, v any) error {
+	if err := checkDuplicateKeys(data); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -194,6 +204,71 @@ func decodeStrict(data []byte, v any) error {
 		return &trailingError{offset: dec.InputOffset()}
 	}
 	return nil
+}
+
+// checkDuplicateKeys walks the JSON text and reports the first object
+// that names a key twice: encoding/json keeps the last value silently, so
+// a second "contents" would drop the first list. Syntax errors are left
+// to the decoder, which says more.
+func checkDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var stack []map[string]bool // the keys of each open object; nil for an array
+	expectKey := func() bool { return len(stack) > 0 && stack[len(stack)-1] != nil }
+	for {
+		before := dec.InputOffset()
+		tok, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, map[string]bool{})
+			case '[':
+				stack = append(stack, nil)
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if expectKey() && isKeyPosition(data, dec.InputOffset()) {
+				keys := stack[len(stack)-1]
+				if keys[t] {
+					return &duplicateKeyError{key: t, offset: keyOffset(data, before)}
+				}
+				keys[t] = true
+			}
+		}
+		if len(stack) == 0 {
+			return nil
+		}
+	}
+}
+
+// isKeyPosition reports whether the string token that ends at offset is
+// an object key: the next non-space byte is a colon.
+func isKeyPosition(data []byte, offset int64) bool {
+	rest := bytes.TrimLeft(data[offset:], " \t\r\n")
+	return len(rest) > 0 && rest[0] == ':'
+}
+
+// keyOffset returns the offset of the key's opening quote, the first one
+// after the offset where the decoder stood before it.
+func keyOffset(data []byte, before int64) int64 {
+	if i := bytes.IndexByte(data[before:], '"'); i >= 0 {
+		return before + int64(i)
+	}
+	return before
+}
+
+type duplicateKeyError struct {
+	key    string
+	offset int64
+}
+
+func (e *duplicateKeyError) Error() string {
+	return fmt.Sprintf("key %q appears twice in one object", e.key)
 }
 
 type trailingError struct{ offset int64 }
@@ -206,7 +281,10 @@ func jsonErrorText(data []byte, err error) string {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var trail *trailingError
+	var dup *duplicateKeyError
 	switch {
+	case errors.As(err, &dup):
+		offset = dup.offset
 	case errors.As(err, &syn):
 		offset = syn.Offset - 1 // the offset is past the offending byte
 	case errors.As(err, &typ):
@@ -337,6 +415,9 @@ func (c *Content) validate() error {
 	}
 	if !isDev && (c.Major != nil || c.Minor != nil) {
 		return errors.New(`"major" and "minor" are only for type char or block`)
+	}
+	if isDev && (*c.Major > MaxMajor || *c.Minor > MaxMinor) {
+		return fmt.Errorf("device %d:%d is out of Linux's range (major at most %d, minor at most %d)", *c.Major, *c.Minor, MaxMajor, MaxMinor)
 	}
 	if c.Symlink != nil && (*c.Symlink == "" || strings.ContainsRune(*c.Symlink, 0)) {
 		return errors.New("symlink target is empty or holds NUL")

@@ -32,6 +32,10 @@ func TestParseManifestErrors(t *testing.T) {
 		{"store dir", `{"storeDirs": ["nix/store"]}`, `storeDirs: "nix/store" is not an absolute path`},
 		{"fractional level", `{"level": 1.5}`, `level: want an integer or a string such as "max", got 1.5`},
 		{"empty compress list", `{"compress": []}`, "compress: empty command list"},
+		{"duplicate key", "{\"contents\": [],\n \"contents\": [{\"source\": \"/a\"}]}", `line 2, column 2: key "contents" appears twice in one object`},
+		{"duplicate nested key", `[{"source": "/a", "target": "/b", "source": "/c"}]`, `line 1, column 35: key "source" appears twice`},
+		{"major too big", `{"contents": [{"target": "/a", "type": "char", "major": 4096, "minor": 0}]}`, "device 4096:0 is out of Linux's range (major at most 4095, minor at most 1048575)"},
+		{"minor too big", `{"contents": [{"target": "/a", "type": "block", "major": 8, "minor": 1048576}]}`, "device 8:1048576 is out of Linux's range"},
 		{"legacy list unknown field", `[{"source": "/a", "targt": "/b"}]`, `unknown field "targt"`},
 	}
 	for _, tt := range tests {
