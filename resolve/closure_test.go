@@ -116,7 +116,10 @@ func TestDlopenNotes(t *testing.T) {
 		name, dlopen string
 		want         []string
 	}{
-		{"none", ``, nil},
+		{"default", ``, []string{lib("libreq")}},
+		{"none", `"dlopen": {"priority": "none"},`, nil},
+		{"features alone", `"dlopen": {"features": ["tpm"]},`, []string{lib("libreq"), lib("libtpm")}},
+		{"none but a feature", `"dlopen": {"priority": "none", "features": ["tpm"]},`, []string{lib("libtpm")}},
 		{"required", `"dlopen": {"priority": "required"},`, []string{lib("libreq")}},
 		{"recommended", `"dlopen": {"priority": "recommended"},`, []string{lib("libreq"), lib("librec"), lib("libnone")}},
 		{"suggested", `"dlopen": {"priority": "suggested"},`, []string{lib("libreq"), lib("librec"), lib("libnone"), lib("libsug"), lib("libtpm")}},

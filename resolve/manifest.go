@@ -74,8 +74,9 @@ type Manifest struct {
 
 // Dlopen selects the libraries that .note.dlopen ELF notes declare.
 type Dlopen struct {
-	// Priority is the loosest priority included: "required",
-	// "recommended" or "suggested"; "" includes none by priority.
+	// Priority is the loosest priority included: "required" (also
+	// when empty: a program fails without a required library),
+	// "recommended" or "suggested"; "none" includes none by priority.
 	Priority string `json:"priority,omitempty"`
 	// Features are included whatever their priority.
 	Features []string `json:"features,omitempty"`
@@ -313,7 +314,7 @@ func lineCol(data []byte, offset int64) (int, int) {
 	return line, col
 }
 
-var dlopenPriorities = map[string]bool{"": true, "required": true, "recommended": true, "suggested": true}
+var dlopenPriorities = map[string]bool{"": true, "none": true, "required": true, "recommended": true, "suggested": true}
 
 // Validate checks a manifest built in Go as ParseManifest checks a file:
 // Resolve refuses a manifest that does not pass.
@@ -357,7 +358,7 @@ func (d *Dlopen) validate() error {
 		d.Priority = d.UsePriority
 	}
 	if !dlopenPriorities[d.Priority] {
-		return fmt.Errorf("priority %q is not one of required, recommended, suggested", d.Priority)
+		return fmt.Errorf("priority %q is not one of none, required, recommended, suggested", d.Priority)
 	}
 	return nil
 }

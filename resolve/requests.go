@@ -32,18 +32,27 @@ func existingDirs(fsys *rootfs.FS, dirs []string) []string {
 }
 
 // policy returns the dlopen policy of an entry: its own, else the
-// manifest's.
+// manifest's. Libraries a note marks required are included unless the
+// priority is "none": the program fails without them.
 func (m *Manifest) policy(c *Content) elfdeps.DlopenPolicy {
 	d := m.Dlopen
 	if c != nil && c.Dlopen != nil {
 		d = c.Dlopen
 	}
+	p := elfdeps.DlopenPolicy{Priority: elfdeps.PriorityRequired}
 	if d == nil {
-		return elfdeps.DlopenPolicy{}
+		return p
 	}
-	feats := append([]string(nil), d.Features...)
-	sort.Strings(feats)
-	return elfdeps.DlopenPolicy{Priority: d.Priority, Features: feats}
+	switch d.Priority {
+	case "none":
+		p.Priority = ""
+	case "":
+	default:
+		p.Priority = d.Priority
+	}
+	p.Features = append([]string(nil), d.Features...)
+	sort.Strings(p.Features)
+	return p
 }
 
 // fromManifest records the manifest's explicit entries and returns the
