@@ -10,7 +10,7 @@
 // # Building
 //
 // A build is one call. The manifest comes from JSON (resolve.ParseManifest,
-// the format the README documents) or is written as a Go value; the
+// the format doc/manifest.md documents) or is written as a Go value; the
 // Options override what the command line overrides:
 //
 //	f, err := os.Open("initrd.json")
@@ -23,15 +23,25 @@
 // begun an error can leave w with a partial image: write to a temporary
 // file and rename it when Build succeeds, as mkinitrd-ng does.
 //
-// # Two steps
+// Build resolves the closure in packed form (resolve.ResolvePacked), lays
+// the archive out without reading a file and cuts it into segments at
+// entry boundaries, writes the early segments (WriteEarly: microcode and
+// prepended archives), and then has each compressor worker write its own
+// segment, reading that segment's files itself (compressors.WriteSegments).
+// The segments are written to w in order, so the output does not depend on
+// Options.Jobs.
 //
-// Build is Resolve followed by WriteArchive. Resolve returns the
-// closure, a sorted []resolve.Entry that says what each path of the
-// initrd is, where its content comes from and why it is there; nothing
-// is read beyond what deciding this needs. WriteArchive then streams the
-// closure, reading file contents from the root (OpenRoot) as it goes.
-// Between the two, a program can inspect the closure, or add entries
-// that come from elsewhere (see the WriteArchive example).
+// # Resolving and writing apart
+//
+// Resolve returns the closure, a sorted []resolve.Entry that says what
+// each path of the initrd is, where its content comes from and why it is
+// there; nothing is read beyond what deciding this needs. WriteArchive
+// streams such a closure as one uncompressed archive, reading file
+// contents from the root (OpenRoot) as it goes. Between the two, a program
+// can inspect the closure, or add entries that come from elsewhere (see
+// the WriteArchive example). WriteEarly, then WriteArchive through
+// compressors.NewSegmentedWriter with the same segment size, writes the
+// bytes Build writes.
 //
 // # Reading images
 //
