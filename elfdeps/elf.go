@@ -44,13 +44,55 @@ const (
 	maxStringSize  = 1 << 16 // bytes of one dynamic string
 )
 
-// Dlopen priorities, from most to least important. A note entry without a
-// priority is "recommended".
+// Priority is how much a program needs a library its dlopen note names.
+// The priorities are ordered from most to least important.
+type Priority uint8
+
+// The priorities of the .note.dlopen format. A note entry without a
+// priority is PriorityRecommended; one this package does not know (a
+// future extension of the format) is PriorityUnknown, ranked last.
+// PriorityNone is no note's: in a DlopenPolicy it selects none.
 const (
-	PriorityRequired    = "required"
-	PriorityRecommended = "recommended"
-	PrioritySuggested   = "suggested"
+	PriorityNone Priority = iota
+	PriorityRequired
+	PriorityRecommended
+	PrioritySuggested
+	PriorityUnknown
 )
+
+var priorityNames = [...]string{"none", "required", "recommended", "suggested", "unknown"}
+
+func (p Priority) String() string {
+	if int(p) < len(priorityNames) {
+		return priorityNames[p]
+	}
+	return fmt.Sprintf("priority(%d)", int(p))
+}
+
+// ParsePriority returns the priority a name ("none", "required",
+// "recommended", "suggested") stands for.
+func ParsePriority(name string) (Priority, error) {
+	for p, n := range priorityNames[:PriorityUnknown] {
+		if n == name {
+			return Priority(p), nil
+		}
+	}
+	return 0, fmt.Errorf("priority %q is not one of none, required, recommended, suggested", name)
+}
+
+// UnmarshalText reads a note entry's priority: a missing one is
+// recommended, an unknown one PriorityUnknown.
+func (p *Priority) UnmarshalText(b []byte) error {
+	switch v, err := ParsePriority(string(b)); {
+	case len(b) == 0:
+		*p = PriorityRecommended
+	case err != nil || v == PriorityNone:
+		*p = PriorityUnknown
+	default:
+		*p = v
+	}
+	return nil
+}
 
 // DlopenNote is one entry of a .note.dlopen note: a library the object may
 // load at run time with dlopen(3). Soname lists alternatives, best first.
@@ -58,7 +100,7 @@ type DlopenNote struct {
 	Soname      []string `json:"soname"`
 	Feature     string   `json:"feature,omitempty"`
 	Description string   `json:"description,omitempty"`
-	Priority    string   `json:"priority,omitempty"`
+	Priority    Priority `json:"priority,omitempty"`
 }
 
 // Note is one ELF note: its owner (name without the NUL), type and
@@ -469,7 +511,7 @@ func (p *parser) fdoNotes() error {
 					return fmt.Errorf("malformed .note.dlopen: entry %d has an empty soname", i)
 				}
 			}
-			if e.Priority == "" {
+			if e.Priority == PriorityNone {
 				e.Priority = PriorityRecommended
 			}
 		}

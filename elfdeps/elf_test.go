@@ -402,3 +402,35 @@ func BenchmarkRead(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "files/s")
 }
+
+// TestPriority: note priorities read from JSON, named and ordered, with
+// an empty one recommended (fdoNotes does the same for a missing one) and
+// an unknown one ranked last.
+func TestPriority(t *testing.T) {
+	for _, tc := range []struct {
+		json string
+		want Priority
+	}{
+		{`{"soname": ["a"], "priority": "required"}`, PriorityRequired},
+		{`{"soname": ["a"], "priority": "suggested"}`, PrioritySuggested},
+		{`{"soname": ["a"], "priority": ""}`, PriorityRecommended},
+		{`{"soname": ["a"], "priority": "someday"}`, PriorityUnknown},
+		{`{"soname": ["a"], "priority": "none"}`, PriorityUnknown},
+	} {
+		var n DlopenNote
+		if err := json.Unmarshal([]byte(tc.json), &n); err != nil || n.Priority != tc.want {
+			t.Errorf("%s: priority %v, %v; want %v", tc.json, n.Priority, err, tc.want)
+		}
+	}
+	for p := PriorityNone; p < PriorityUnknown; p++ {
+		if got, err := ParsePriority(p.String()); got != p || err != nil {
+			t.Errorf("ParsePriority(%q) = %v, %v", p.String(), got, err)
+		}
+	}
+	if _, err := ParsePriority("unknown"); err == nil {
+		t.Error("ParsePriority accepts \"unknown\", which no manifest may ask for")
+	}
+	if !(PriorityRequired < PriorityRecommended && PriorityRecommended < PrioritySuggested && PrioritySuggested < PriorityUnknown) {
+		t.Error("priorities are out of order")
+	}
+}

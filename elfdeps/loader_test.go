@@ -26,7 +26,7 @@ func TestConfDirs(t *testing.T) {
 
 // objLine renders an Object compactly for comparisons.
 func objLine(o Object) string {
-	s := o.Reason + " " + o.Path
+	s := o.Reason.String() + " " + o.Path
 	if o.Name != "" && o.Name != o.Path {
 		s += " as " + o.Name
 	}
@@ -367,12 +367,12 @@ func TestDlopenPolicy(t *testing.T) {
 	}{
 		{"zero policy", DlopenPolicy{}, base, nil},
 		// The notes of libdl-req (itself dlopened) are read too.
-		{"required", DlopenPolicy{Priority: "required"}, cat(req, chain), nil},
-		{"recommended", DlopenPolicy{Priority: "recommended"}, cat(req, rec, nopri, first, chain), nil},
-		{"suggested", DlopenPolicy{Priority: "suggested"}, cat(req, rec, sug, nopri, first, chain),
+		{"required", DlopenPolicy{Priority: PriorityRequired}, cat(req, chain), nil},
+		{"recommended", DlopenPolicy{Priority: PriorityRecommended}, cat(req, rec, nopri, first, chain), nil},
+		{"suggested", DlopenPolicy{Priority: PrioritySuggested}, cat(req, rec, sug, nopri, first, chain),
 			[]missing{{"libdl-gone.so.1", carrierChain, true}, {"libdl-ctx.so.1", carrierChain, true}}},
 		{"feature only", DlopenPolicy{Features: []string{"sug"}}, cat(sug), nil},
-		{"features and threshold", DlopenPolicy{Priority: "required", Features: []string{"nopri", "nosuch"}}, cat(req, nopri, chain), nil},
+		{"features and threshold", DlopenPolicy{Priority: PriorityRequired, Features: []string{"nopri", "nosuch"}}, cat(req, nopri, chain), nil},
 		{"listed feature missing is an error", DlopenPolicy{Features: []string{"gone"}}, base,
 			[]missing{{"libdl-gone.so.1", carrierChain, false}}},
 	} {
@@ -393,7 +393,7 @@ func TestDlopenPolicy(t *testing.T) {
 	}
 
 	t.Run("required entry missing", func(t *testing.T) {
-		_, err := fx.l.Process("/opt/dl2/bin/exe", DlopenPolicy{Priority: "required"})
+		_, err := fx.l.Process("/opt/dl2/bin/exe", DlopenPolicy{Priority: PriorityRequired})
 		got := missingOf(t, err)
 		want := []missing{{"libdl-absent.so.1", []string{"/opt/dl2/bin/exe", "/opt/dl2/lib/libcarrier2.so"}, false}}
 		if !reflect.DeepEqual(got, want) {
@@ -410,7 +410,7 @@ func TestDlopenPolicy(t *testing.T) {
 	t.Run("alternatives in a missing entry", func(t *testing.T) {
 		_, err := fx.l.Process("/opt/dl/bin/exe", DlopenPolicy{Features: []string{"gone"}})
 		var me *MissingError
-		if !errors.As(err, &me) || me.Reason != ReasonDlopen || me.Feature != "gone" || me.Priority != "suggested" {
+		if !errors.As(err, &me) || me.Reason != ReasonDlopen || me.Feature != "gone" || me.Priority != PrioritySuggested {
 			t.Fatalf("err = %#v", err)
 		}
 		if !slices.Contains(me.Searched, "/opt/dl/lib/plugins") || slices.Contains(me.Searched, "/opt/dl/lib") {
@@ -418,8 +418,8 @@ func TestDlopenPolicy(t *testing.T) {
 		}
 	})
 	t.Run("invalid policy", func(t *testing.T) {
-		if _, err := fx.l.Process("/opt/dl/bin/exe", DlopenPolicy{Priority: "all"}); err == nil {
-			t.Error("no error for priority \"all\"")
+		if _, err := fx.l.Process("/opt/dl/bin/exe", DlopenPolicy{Priority: PriorityUnknown}); err == nil {
+			t.Error("no error for a threshold past suggested")
 		}
 	})
 }
@@ -591,7 +591,7 @@ func TestConcurrent(t *testing.T) {
 	}
 	want := make(map[string][]string)
 	for _, p := range progs {
-		objs, _ := fx.l.Process(p, DlopenPolicy{Priority: "suggested"})
+		objs, _ := fx.l.Process(p, DlopenPolicy{Priority: PrioritySuggested})
 		want[p] = objLines(objs)
 	}
 	var wg sync.WaitGroup
@@ -599,7 +599,7 @@ func TestConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for j := range progs {
 				p := progs[(i+j)%len(progs)]
-				objs, _ := l.Process(p, DlopenPolicy{Priority: "suggested"})
+				objs, _ := l.Process(p, DlopenPolicy{Priority: PrioritySuggested})
 				if got := objLines(objs); !reflect.DeepEqual(got, want[p]) {
 					t.Errorf("%s: got %q, want %q", p, got, want[p])
 				}

@@ -13,45 +13,43 @@ import (
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
 
-// Why an object is part of a process (Object.Reason).
+// Reason says why an object is part of a process.
+type Reason uint8
+
+// The reasons an object is loaded.
 const (
-	ReasonProgram     = "program"     // the file Process was asked about
-	ReasonInterpreter = "interpreter" // PT_INTERP
-	ReasonNeeded      = "needed"      // DT_NEEDED or DT_FILTER
-	ReasonAuxiliary   = "auxiliary"   // DT_AUXILIARY: a filtee loaded if found
-	ReasonDlopen      = "dlopen note" // selected from a .note.dlopen entry
+	ReasonProgram     Reason = iota // the file Process was asked about
+	ReasonInterpreter               // PT_INTERP
+	ReasonNeeded                    // DT_NEEDED or DT_FILTER
+	ReasonAuxiliary                 // DT_AUXILIARY: a filtee loaded if found
+	ReasonDlopen                    // selected from a .note.dlopen entry
 )
 
+var reasonNames = [...]string{"program", "interpreter", "needed", "auxiliary", "dlopen note"}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("reason(%d)", int(r))
+}
+
 // DlopenPolicy selects the .note.dlopen entries whose libraries are added
-// to a process. Priority is a threshold: "" includes none, "required" the
-// required entries, "recommended" also the recommended ones (and those
-// without a priority), "suggested" all. An entry whose feature is listed in
-// Features is included whatever its priority.
+// to a process. Priority is a threshold: PriorityNone includes none,
+// PriorityRequired the required entries, PriorityRecommended also the
+// recommended ones (and those without a priority), PrioritySuggested all.
+// An entry whose feature is listed in Features is included whatever its
+// priority.
 type DlopenPolicy struct {
-	Priority string
+	Priority Priority
 	Features []string
 }
 
-// priorityRank orders priorities; unknown values (a future extension of
-// the note format) rank below "suggested" and are included only by feature.
-func priorityRank(p string) int {
-	switch p {
-	case PriorityRequired:
-		return 1
-	case PriorityRecommended:
-		return 2
-	case PrioritySuggested:
-		return 3
-	}
-	return 4
-}
-
 func (p DlopenPolicy) validate() error {
-	switch p.Priority {
-	case "", PriorityRequired, PriorityRecommended, PrioritySuggested:
-		return nil
+	if p.Priority > PrioritySuggested {
+		return fmt.Errorf("dlopen policy: %v is no threshold", p.Priority)
 	}
-	return fmt.Errorf("dlopen priority %q is not one of %q, %q, %q", p.Priority, PriorityRequired, PriorityRecommended, PrioritySuggested)
+	return nil
 }
 
 // selects reports whether the policy includes e, and whether failing to
@@ -59,7 +57,7 @@ func (p DlopenPolicy) validate() error {
 // rather than a warning.
 func (p DlopenPolicy) selects(e DlopenNote) (include, mandatory bool) {
 	listed := e.Feature != "" && slices.Contains(p.Features, e.Feature)
-	byPriority := p.Priority != "" && priorityRank(e.Priority) <= priorityRank(p.Priority)
+	byPriority := p.Priority != PriorityNone && e.Priority <= p.Priority
 	return listed || byPriority, listed || e.Priority == PriorityRequired
 }
 
@@ -77,8 +75,7 @@ type Object struct {
 	// NeededBy is the Path of the object that asked for it, "" for the
 	// program itself.
 	NeededBy string
-	// Reason is one of the Reason constants.
-	Reason string
+	Reason   Reason
 	// Feature is the dlopen note's feature, for ReasonDlopen.
 	Feature string
 }
@@ -87,9 +84,9 @@ type Object struct {
 type MissingError struct {
 	Soname       string   // the name asked for (the first alternative of a dlopen entry)
 	Alternatives []string // the other sonames of a dlopen entry, all missing too
-	Reason       string   // ReasonNeeded, ReasonInterpreter, ReasonDlopen...
+	Reason       Reason
 	Feature      string   // for ReasonDlopen
-	Priority     string   // for ReasonDlopen
+	Priority     Priority // for ReasonDlopen
 	// Chain is the path of each object from the program to the one that
 	// asked: program -> libA -> libB.
 	Chain []string
@@ -175,7 +172,7 @@ type obj struct {
 	file   *File
 	id     fileID
 	loader *obj // the object whose dependency or note loaded this one
-	reason string
+	reason Reason
 	feat   string
 
 	origin            string
@@ -266,7 +263,7 @@ func (l *Loader) Process(p string, policy DlopenPolicy) ([]Object, error) {
 		pr.interp(root, f.Interp)
 	}
 	pr.loadDeps()
-	if policy.Priority != "" || len(policy.Features) > 0 {
+	if policy.Priority != PriorityNone || len(policy.Features) > 0 {
 		// Notes of objects loaded by a dlopen are read too, since the loop
 		// runs to the end of the growing list.
 		for i := 0; i < len(pr.objs); i++ {
@@ -351,7 +348,7 @@ func (pr *process) loadDeps() {
 	}
 }
 
-func (pr *process) need(from *obj, name, reason string) {
+func (pr *process) need(from *obj, name string, reason Reason) {
 	if _, ok := pr.names[name]; ok {
 		return
 	}
@@ -443,7 +440,7 @@ func (pr *process) find(from *obj, name string) findResult {
 
 // findAs looks name up for the object from, as _dl_map_object does, and
 // loads what it finds.
-func (pr *process) findAs(from *obj, name, reason, feat string) findResult {
+func (pr *process) findAs(from *obj, name string, reason Reason, feat string) findResult {
 	var res findResult
 	var dirs []string
 	if strings.Contains(name, "/") {
@@ -468,7 +465,7 @@ func (pr *process) findAs(from *obj, name, reason, feat string) findResult {
 
 // try examines one candidate and reports whether the search is over
 // (found, or stopped by a file that cannot be parsed).
-func (pr *process) try(from *obj, name, p, reason, feat string, res *findResult) bool {
+func (pr *process) try(from *obj, name, p string, reason Reason, feat string, res *findResult) bool {
 	fe, err := pr.l.open(p, nil)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {

@@ -188,7 +188,7 @@ func reasonText(obj elfdeps.Object) string {
 		}
 		return "dlopen note of "
 	}
-	return obj.Reason + " of "
+	return obj.Reason.String() + " of "
 }
 
 // collectMissing finds every *elfdeps.MissingError inside err, which may

@@ -76,8 +76,8 @@ func (q *request) key(seen *hashSet) [2]uint64 {
 		flags |= 4
 	}
 	var variant string
-	if q.target != "" || q.dlopen.Priority != "" || len(q.dlopen.Features) > 0 {
-		variant = q.target + "\x00" + q.copyTop + "\x00" + q.dlopen.Priority + "\x00" + strings.Join(q.dlopen.Features, ",")
+	if q.target != "" || q.dlopen.Priority != elfdeps.PriorityNone || len(q.dlopen.Features) > 0 {
+		variant = q.target + "\x00" + q.copyTop + "\x00" + q.dlopen.Priority.String() + "\x00" + strings.Join(q.dlopen.Features, ",")
 	}
 	return seen.key(q.path, variant, flags)
 }

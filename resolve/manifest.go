@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mkinitrd-ng/mkinitrd-ng/elfdeps"
 	"io"
 	"path"
 	"strconv"
@@ -314,8 +315,6 @@ func lineCol(data []byte, offset int64) (int, int) {
 	return line, col
 }
 
-var dlopenPriorities = map[string]bool{"": true, "none": true, "required": true, "recommended": true, "suggested": true}
-
 // Validate checks a manifest built in Go as ParseManifest checks a file:
 // Resolve refuses a manifest that does not pass.
 func (m *Manifest) Validate() error {
@@ -357,8 +356,10 @@ func (d *Dlopen) validate() error {
 		}
 		d.Priority = d.UsePriority
 	}
-	if !dlopenPriorities[d.Priority] {
-		return fmt.Errorf("priority %q is not one of none, required, recommended, suggested", d.Priority)
+	if d.Priority != "" {
+		if _, err := elfdeps.ParsePriority(d.Priority); err != nil {
+			return err
+		}
 	}
 	return nil
 }

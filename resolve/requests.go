@@ -33,7 +33,8 @@ func existingDirs(fsys *rootfs.FS, dirs []string) []string {
 
 // policy returns the dlopen policy of an entry: its own, else the
 // manifest's. Libraries a note marks required are included unless the
-// priority is "none": the program fails without them.
+// priority is "none": the program fails without them. Validate has
+// checked the priority's name.
 func (m *Manifest) policy(c *Content) elfdeps.DlopenPolicy {
 	d := m.Dlopen
 	if c != nil && c.Dlopen != nil {
@@ -43,12 +44,8 @@ func (m *Manifest) policy(c *Content) elfdeps.DlopenPolicy {
 	if d == nil {
 		return p
 	}
-	switch d.Priority {
-	case "none":
-		p.Priority = ""
-	case "":
-	default:
-		p.Priority = d.Priority
+	if d.Priority != "" {
+		p.Priority, _ = elfdeps.ParsePriority(d.Priority)
 	}
 	p.Features = append([]string(nil), d.Features...)
 	sort.Strings(p.Features)
