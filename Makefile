@@ -58,7 +58,7 @@ fuzz:
 	@sh tests/fuzz.sh $(FUZZTIME) 60s
 
 # Compares whole builds with the cp + cpio + compressor pipeline and prints
-# the table of the README's Performance section (subsets: BENCH_RUNS,
+# the table of doc/performance.md (subsets: BENCH_RUNS,
 # BENCH_WORKLOADS, BENCH_COMPRESSORS; see bench/cmd/mkinitrd-bench).
 bench: build
 	$(GO) run ./bench/cmd/mkinitrd-bench

@@ -24,7 +24,7 @@ const (
 )
 
 // Manifest is what the user asks for: version 1 of the JSON format
-// documented in the README.
+// documented in doc/manifest.md.
 type Manifest struct {
 	// Root is the tree every source path is read from, with chroot
 	// semantics. Empty means "/".

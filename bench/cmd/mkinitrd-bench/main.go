@@ -182,7 +182,7 @@ func run() error {
 	return nil
 }
 
-// machine describes the host, for the README's caveats.
+// machine describes the host, for the caveats in doc/performance.md.
 func machine() string {
 	var b strings.Builder
 	model := "unknown CPU"

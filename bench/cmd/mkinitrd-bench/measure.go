@@ -242,7 +242,7 @@ func table(rows []row) string {
 	return b.String()
 }
 
-// presets are the compressor settings the README documents, measured on
+// presets are the compressor settings doc/cli.md documents, measured on
 // the systemd workload.
 func presets() [][]string {
 	var p [][]string
