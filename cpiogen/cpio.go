@@ -53,6 +53,10 @@ const (
 	// namesize (which counts the NUL) or symlink data is larger.
 	PathMax = 4096
 
+	// NameMax is the kernel's NAME_MAX: the longest path component it
+	// creates when it unpacks an archive.
+	NameMax = 255
+
 	// MaxSize is the largest data size a newc header can hold.
 	MaxSize = 1<<32 - 1
 
@@ -74,7 +78,7 @@ var (
 	ErrWriteTooLong    = errors.New("cpiogen: write beyond the entry's size")
 	ErrIncomplete      = errors.New("cpiogen: entry data incomplete")
 	ErrWriteAfterClose = errors.New("cpiogen: write after close")
-	ErrFileTooLarge    = errors.New("file too large for newc")
+	ErrFileTooLarge    = errors.New("cpiogen: file too large for newc")
 	ErrChecksum        = errors.New("cpiogen: data checksum mismatch")
 	ErrHeader          = errors.New("cpiogen: invalid header")
 	ErrFormat          = errors.New("cpiogen: malformed archive")

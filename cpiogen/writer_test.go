@@ -208,7 +208,7 @@ func TestWriterErrors(t *testing.T) {
 		wantIs  error
 		wantMsg string
 	}{
-		{"4GiB", nil, reg("big", 1<<32), ErrFileTooLarge, "big: file too large for newc: 4294967296 bytes (limit 4 GiB - 1)"},
+		{"4GiB", nil, reg("big", 1<<32), ErrFileTooLarge, "big: cpiogen: file too large for newc: 4294967296 bytes (limit 4 GiB - 1)"},
 		{"negative size", nil, reg("f", -1), ErrHeader, "negative size"},
 		{"NUL in name", nil, reg("a\x00b", 0), ErrHeader, "NUL"},
 		{"empty name", nil, reg("", 0), ErrHeader, "empty name"},

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
 	"github.com/mkinitrd-ng/mkinitrd-ng/elfdeps"
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
@@ -163,13 +164,6 @@ func compareGroups(a, b *dirGroup) int {
 func (o *outcome) warnf(format string, args ...any) {
 	o.warnings = append(o.warnings, fmt.Sprintf(format, args...))
 }
-
-// Limits of what a newc archive and the kernel's unpacker can hold.
-const (
-	MaxFileSize = 1<<32 - 1 // newc's size field has 8 hex digits
-	MaxPath     = 4095      // PATH_MAX, less the terminating NUL
-	MaxName     = 255       // NAME_MAX, one path component
-)
 
 // resolver holds the state of one resolution.
 type resolver struct {
@@ -418,7 +412,7 @@ func (r *resolver) handle(q *request) outcome {
 	switch {
 	case fi.IsDir():
 		r.dirEntry(&o, q, dest, fi, why, from, final)
-	case fi.Mode().IsRegular() && fi.Size() > MaxFileSize:
+	case fi.Mode().IsRegular() && fi.Size() > cpiogen.MaxSize:
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): %d bytes is too large for a newc archive (the limit is 4 GiB - 1)", final, q.why, fi.Size()))
 	case fi.Mode().IsRegular():
 		e := fileEntry(dest, final, fi, why, from)
@@ -666,12 +660,12 @@ func (r *resolver) checkName(e *Entry) {
 }
 
 func checkLength(p string) error {
-	if len(p) > MaxPath {
-		return fmt.Errorf("path of %d bytes is longer than PATH_MAX (%d)", len(p), MaxPath)
+	if len(p) >= cpiogen.PathMax { // PATH_MAX counts the terminating NUL
+		return fmt.Errorf("path of %d bytes is longer than PATH_MAX (%d)", len(p), cpiogen.PathMax-1)
 	}
 	for _, name := range strings.Split(p, "/") {
-		if len(name) > MaxName {
-			return fmt.Errorf("name %.20q... of %d bytes is longer than NAME_MAX (%d)", name, len(name), MaxName)
+		if len(name) > cpiogen.NameMax {
+			return fmt.Errorf("name %.20q... of %d bytes is longer than NAME_MAX (%d)", name, len(name), cpiogen.NameMax)
 		}
 	}
 	return nil
