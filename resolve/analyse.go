@@ -106,18 +106,26 @@ func (r *resolver) elfDeps(o *outcome, q *request, file string) {
 		}
 		o.next = append(o.next, request{path: obj.Path, why: why, from: real[by]})
 	}
-	if err == nil {
-		return
+	if err != nil {
+		r.processErrors(o, q, file, err)
 	}
-	var missing []*elfdeps.MissingError
-	collectMissing(err, &missing)
-	if len(missing) == 0 {
-		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", file, q.why, err))
-		return
+}
+
+// processErrors sorts what resolving a program found wrong: each missing
+// library is an error, a warning, or left to settle; anything else, such
+// as a library that cannot be parsed, is an error.
+func (r *resolver) processErrors(o *outcome, q *request, file string, err error) {
+	errs := []error{err}
+	var pe *elfdeps.ProcessError
+	if errors.As(err, &pe) {
+		errs = pe.Errs
 	}
 	lone := r.isLoneLibrary(file)
-	for _, m := range missing {
+	for _, err := range errs {
+		var m *elfdeps.MissingError
 		switch {
+		case !errors.As(err, &m):
+			o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", file, q.why, err))
 		case m.Optional:
 			o.warnf("%s", m.Error())
 		case lone:
@@ -189,21 +197,6 @@ func reasonText(obj elfdeps.Object) string {
 		return "dlopen note of "
 	}
 	return obj.Reason.String() + " of "
-}
-
-// collectMissing finds every *elfdeps.MissingError inside err, which may
-// be one, a join of several, or another error.
-func collectMissing(err error, out *[]*elfdeps.MissingError) {
-	var m *elfdeps.MissingError
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			collectMissing(e, out)
-		}
-		return
-	}
-	if errors.As(err, &m) {
-		*out = append(*out, m)
-	}
 }
 
 // interpreter adds a script's "#!" interpreter, and for "#!/usr/bin/env

@@ -564,21 +564,15 @@ func unwrapPath(err error) error {
 	return err
 }
 
+// joinSorted joins errs sorted by their text, each text once, so that a
+// run reports every problem in an order that does not depend on
+// scheduling. The errors themselves are kept: errors.Is and errors.As see
+// through the join.
 func joinSorted(errs []error) error {
-	msgs := make([]string, 0, len(errs))
-	seen := map[string]bool{}
-	for _, e := range errs {
-		if m := e.Error(); !seen[m] {
-			seen[m] = true
-			msgs = append(msgs, m)
-		}
-	}
-	sort.Strings(msgs)
-	out := make([]error, len(msgs))
-	for i, m := range msgs {
-		out[i] = errors.New(m)
-	}
-	return errors.Join(out...)
+	sorted := slices.Clone(errs)
+	slices.SortStableFunc(sorted, func(a, b error) int { return cmp.Compare(a.Error(), b.Error()) })
+	sorted = slices.CompactFunc(sorted, func(a, b error) bool { return a.Error() == b.Error() })
+	return errors.Join(sorted...)
 }
 
 // closure merges the entries in path order and adds the missing parent

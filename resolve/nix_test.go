@@ -1,9 +1,13 @@
 package resolve
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/elfdeps"
 )
 
 // privateLibs gives the tree two libraries in a directory no default
@@ -141,4 +145,31 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestErrorsKeepIdentity: the errors Resolve joins are the originals, so
+// errors.Is and errors.As reach them, and a library that cannot be parsed
+// is reported beside a missing one.
+func TestErrorsKeepIdentity(t *testing.T) {
+	tr := newTree(t)
+	tr.withLibc()
+	tr.lib("/usr/lib/x86_64-linux-gnu/libbad.so", "libbad.so", "int bad(void) { return 1; }\n")
+	tr.lib("/usr/lib/x86_64-linux-gnu/libgone.so", "libgone.so", "int gone(void) { return 1; }\n")
+	tr.gcc("/usr/bin/p", "int bad(void);\nint gone(void);\nint main(void) { return bad() + gone(); }\n", "-lbad", "-lgone")
+	tr.write("/usr/lib/x86_64-linux-gnu/libbad.so", "\x7fELF\x02\x01\x01 truncated", 0o644)
+	if err := os.Remove(tr.path("/usr/lib/x86_64-linux-gnu/libgone.so")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tr.resolve(`{"contents": [{"source": "/usr/bin/p"}, {"source": "/usr/bin/absent"}]}`)
+	var missing *elfdeps.MissingError
+	if !errors.As(err, &missing) || missing.Soname != "libgone.so" {
+		t.Errorf("errors.As finds no MissingError for libgone.so in %v", err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("errors.Is(err, fs.ErrNotExist) is false for %v", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "/lib/x86_64-linux-gnu/libbad.so, wanted as libbad.so by /usr/bin/p") ||
+		!strings.Contains(err.Error(), "/usr/bin/absent (manifest contents[1] (/usr/bin/absent))") {
+		t.Errorf("error = %v, want the unparsable library and the absent source named", err)
+	}
 }
