@@ -469,7 +469,7 @@ func (pr *process) try(from *obj, name, p string, reason Reason, feat string, re
 	fe, err := pr.l.open(p, nil)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
-			res.skipped = append(res.skipped, fmt.Sprintf("%s (%v)", p, unwrapPath(err)))
+			res.skipped = append(res.skipped, fmt.Sprintf("%s (%v)", p, rootfs.Cause(err)))
 		}
 		return false
 	}
@@ -632,14 +632,4 @@ func appendNew(list []string, add ...string) []string {
 		}
 	}
 	return list
-}
-
-// unwrapPath drops the path from an fs.PathError, which the caller
-// already prints.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

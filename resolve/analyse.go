@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/elfdeps"
+	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 	"github.com/mkinitrd-ng/mkinitrd-ng/units"
 )
 
@@ -41,7 +42,7 @@ func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) 
 	}
 	f, err := r.fs.OpenNoFollow(file)
 	if err != nil {
-		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", file, q.why, unwrapPath(err)))
+		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", file, q.why, rootfs.Cause(err)))
 		return
 	}
 	defer f.Close()
@@ -49,7 +50,7 @@ func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) 
 	defer r.heads.Put((*[4096]byte)(head))
 	n, err := io.ReadFull(f, head)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
-		o.errs = append(o.errs, fmt.Errorf("%s: read: %w", file, unwrapPath(err)))
+		o.errs = append(o.errs, fmt.Errorf("%s: read: %w", file, rootfs.Cause(err)))
 		return
 	}
 	if elfdeps.IsELF(head[:n]) {
@@ -75,7 +76,7 @@ func (r *resolver) analyseData(o *outcome, q *request, file string, head []byte,
 	}
 	refs, err := r.store.scan(io.MultiReader(bytes.NewReader(head), rest))
 	if err != nil {
-		o.errs = append(o.errs, fmt.Errorf("%s: read: %w", file, unwrapPath(err)))
+		o.errs = append(o.errs, fmt.Errorf("%s: read: %w", file, rootfs.Cause(err)))
 		return
 	}
 	for _, ref := range refs {

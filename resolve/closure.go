@@ -375,7 +375,7 @@ func (r *resolver) handle(q *request) outcome {
 	var o outcome
 	final, links, fi, err := r.resolveStat(q.path)
 	if err != nil {
-		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", q.path, q.why, unwrapPath(err)))
+		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", q.path, q.why, rootfs.Cause(err)))
 		return o
 	}
 	if q.keepLink && len(links) > 0 && links[0].Path == rootfs.Clean(q.path) {
@@ -402,7 +402,7 @@ func (r *resolver) handle(q *request) outcome {
 			o.warnf("%s: dangling symlink to %s kept (%s)", dangling, final, q.why)
 			return o
 		}
-		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", q.path, q.why, unwrapPath(err)))
+		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", q.path, q.why, rootfs.Cause(err)))
 		return o
 	}
 	dest := final
@@ -483,7 +483,7 @@ func (r *resolver) dirEntry(o *outcome, q *request, dest string, fi fs.FileInfo,
 	}
 	children, err := r.fs.ReadDir(final)
 	if err != nil {
-		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", final, q.why, unwrapPath(err)))
+		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", final, q.why, rootfs.Cause(err)))
 		return
 	}
 	g := dirGroup{dir: final, dest: dest, names: make([]string, 0, len(children)),
@@ -552,16 +552,6 @@ func typeName(m fs.FileMode) string {
 		return "socket"
 	}
 	return m.Type().String()
-}
-
-// unwrapPath drops the *fs.PathError wrapper, whose path is relative to
-// the root's descriptor and would only repeat the path already named.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // joinSorted joins errs sorted by their text, each text once, so that a

@@ -94,6 +94,17 @@ func (f *FS) openat(p string, flags int, resolve uint64) (int, error) {
 	}
 }
 
+// Cause returns the error that an *fs.PathError in err wraps, else err:
+// an FS's errors name paths inside the tree, which a caller that names
+// the path itself need not repeat.
+func Cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 func pathErr(op, p string, err error) error {
 	return &fs.PathError{Op: op, Path: p, Err: err}
 }

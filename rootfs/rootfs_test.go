@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -123,5 +124,23 @@ func TestLstatMatchesOS(t *testing.T) {
 				t.Errorf("%s: Sys ino %d nlink %d, want %d %d", name, g.Ino, g.Nlink, w.Ino, w.Nlink)
 			}
 		}
+	}
+}
+
+// TestCause: Cause drops the *fs.PathError an FS adds, and keeps any
+// other error.
+func TestCause(t *testing.T) {
+	fsys, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	_, err = fsys.Lstat("/absent")
+	if got := Cause(err); got != syscall.ENOENT {
+		t.Errorf("Cause(%v) = %v, want ENOENT", err, got)
+	}
+	other := errors.New("other")
+	if Cause(other) != other {
+		t.Error("Cause changed an error that is no *fs.PathError")
 	}
 }

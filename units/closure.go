@@ -438,7 +438,7 @@ func (c *closer) unit(j job) {
 		if hn, _ := parseName(n); hn.kind == template && u.kind == instance {
 			n = hn.withInstance(u.instance)
 		}
-		if !contains(names, n) {
+		if !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
@@ -496,15 +496,6 @@ func (c *closer) report(j job, format string, args ...any) {
 	c.warnf("%s (%s)", msg, j.why)
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 func addEntries(dst []located, f *File, file string) []located {
 	for _, e := range f.Entries {
 		dst = append(dst, located{e, file})
@@ -533,7 +524,7 @@ func (c *closer) dropinDirs(names []string, typ, suffix string) []string {
 	var out []string
 	var walk func(dir, name string)
 	walk = func(dir, name string) {
-		if p := path.Join(dir, name+suffix); !contains(out, p) {
+		if p := path.Join(dir, name+suffix); !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 		u, ok := parseName(name)
@@ -567,7 +558,7 @@ func (c *closer) dropinDirs(names []string, typ, suffix string) []string {
 		}
 	}
 	for _, d := range c.dirs {
-		if p := path.Join(d, typ+suffix); !contains(out, p) {
+		if p := path.Join(d, typ+suffix); !slices.Contains(out, p) {
 			out = append(out, p)
 		}
 	}
@@ -661,7 +652,7 @@ func (c *closer) deps(u unitName, entries []located) {
 	)
 	for _, e := range entries {
 		switch {
-		case e.Section == "Unit" && contains(depKeys, e.Key):
+		case e.Section == "Unit" && slices.Contains(depKeys, e.Key):
 			for _, w := range strings.FieldsFunc(e.Value, isSpace) {
 				c.dep(u, e, w, "")
 			}

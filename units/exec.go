@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -296,7 +297,7 @@ func (c *closer) commands(u unitName, frag, sec string, entries []located) {
 			}
 			continue
 		}
-		if !contains(execKeys[sec], e.Key) {
+		if !slices.Contains(execKeys[sec], e.Key) {
 			continue
 		}
 		if e.Value == "" {
