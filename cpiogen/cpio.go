@@ -2,13 +2,11 @@
 // 070702 with data checksums), the only archive format the Linux kernel
 // unpacks into an initramfs.
 //
-// We carry our own writer rather than github.com/cavaliergopher/cpio
-// (v1.0.1) because that one writes archives the kernel rejects or unpacks
-// wrongly: its checksum/newc choice is a package-level switch shared by every
-// writer in the process, it never writes rdev (device nodes come out as 0:0),
-// it truncates sizes of 4 GiB and more instead of failing, it takes inode
-// numbers from the caller so unrelated entries can collide and be hard-linked
-// by the kernel, and it writes nlink 0 for directories and symlinks.
+// It is our own rather than a cpio library's because an initramfs needs
+// control those lack: the checksum format chosen per writer, device
+// numbers in rdev, a refusal of sizes of 4 GiB and more, inode numbers that
+// never make the kernel hard-link unrelated entries, and the link counts
+// the kernel expects of directories and symlinks.
 //
 // The layout and numbering follow the kernel's usr/gen_init_cpio exactly
 // (inodes from 721, device fields 3:1, uppercase hex, symlink data with a

@@ -132,8 +132,8 @@ type outcome struct {
 }
 
 // dirGroup asks for the children of a directory copied whole. They are
-// held as names until their round comes, rather than as a request each:
-// a 50,000-file tree's requests took 10 MB.
+// held as names until their round comes, rather than as a request each,
+// so that a large tree's requests cost a name each.
 type dirGroup struct {
 	child request // what each child's request has but its path and target
 	dir   string  // the directory's path in the root
@@ -212,8 +212,8 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 }
 
 // ResolvePacked is Resolve for a closure that may be large: its entries
-// stay packed from the moment they are found, so a 50,000-file tree is
-// never held as a []Entry (12 MB).
+// stay packed from the moment they are found, so a large tree is never
+// held as a []Entry.
 func ResolvePacked(m *Manifest, fsys *rootfs.FS, opts Options) (*PackedClosure, error) {
 	if err := m.Validate(); err != nil {
 		origin := m.Origin

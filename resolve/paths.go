@@ -18,8 +18,8 @@ type resolvedDir struct {
 
 // resolvePath is rootfs.Resolve with the parent directory's resolution
 // remembered: the files of one directory share it, and following every
-// component of every path again costs one openat2 per component, which
-// dominated resolving 100,000 files. A final component that is itself a
+// component of every path again costs one openat2 per component, the
+// bulk of resolving a large tree. A final component that is itself a
 // symlink takes the full path.
 func (r *resolver) resolvePath(p string) (string, []rootfs.Link, error) {
 	final, links, _, err := r.resolveStat(p)
