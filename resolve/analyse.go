@@ -25,7 +25,7 @@ import (
 // its content is scanned; a unit or modprobe.d file is analysed from the
 // bytes its package read, and a module or firmware file not at all.
 func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) {
-	if k, ok := r.known[file]; ok {
+	if k, ok := r.alreadyRead[file]; ok {
 		if !k.opaque {
 			head := k.data[:min(len(k.data), 4096)]
 			r.analyseData(o, q, file, head, bytes.NewReader(k.data[len(head):]))

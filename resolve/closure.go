@@ -62,10 +62,10 @@ type request struct {
 	override *Content
 }
 
-// key identifies a request for deduplication in seen. Most requests
+// key identifies a request for deduplication in handled. Most requests
 // differ from each other only in path and flags, so the rest is folded
 // into one variant string that is empty, and costs nothing, for them.
-func (q *request) key(seen *hashSet) [2]uint64 {
+func (q *request) key(handled *hashSet) [2]uint64 {
 	var flags byte
 	if q.program {
 		flags |= 1
@@ -80,7 +80,7 @@ func (q *request) key(seen *hashSet) [2]uint64 {
 	if q.target != "" || q.dlopen.Priority != elfdeps.PriorityNone || len(q.dlopen.Features) > 0 {
 		variant = q.target + "\x00" + q.copyTop + "\x00" + q.dlopen.Priority.String() + "\x00" + strings.Join(q.dlopen.Features, ",")
 	}
-	return seen.key(q.path, variant, flags)
+	return handled.key(q.path, variant, flags)
 }
 
 // compareRequests orders requests by path, target, flags and dlopen
@@ -176,16 +176,16 @@ type resolver struct {
 	heads    sync.Pool         // 4 KiB buffers for the first bytes of each file
 	dirs     sync.Map          // directory path -> *resolvedDir
 	explicit map[string]*Entry // from the manifest: they win
-	// found holds the derived entries, the first one found for each path
-	// (the paths in have), packed in sorted runs.
-	found sortedRuns
-	have  *hashSet // paths of found and explicit entries
-	seen  *hashSet // the requests handled
-	// known holds, by real path, files that units or kmod have read or
-	// identified already, so that analyse does not open them again.
-	known    map[string]knownFile
-	warnings []string
-	errs     []error
+	// derived holds the entries found in the root, the first one for
+	// each path, packed in sorted runs.
+	derived    sortedRuns
+	entryPaths *hashSet // paths of derived and explicit entries
+	handled    *hashSet // the requests handled
+	// alreadyRead holds, by real path, files that units or kmod have
+	// read or identified, so that analyse does not open them again.
+	alreadyRead map[string]knownFile
+	warnings    []string
+	errs        []error
 	// deferred holds the misses of libraries resolved alone, decided
 	// once every program is resolved (settle); notes holds what that
 	// adds to the reasons of entries, by path.
@@ -233,12 +233,12 @@ func ResolvePacked(m *Manifest, fsys *rootfs.FS, opts Options) (*PackedClosure, 
 	loader.SetStoreDirs(stores)
 	r := &resolver{
 		fs: fsys, m: m, opts: opts, loader: loader,
-		stores:   stores,
-		explicit: map[string]*Entry{},
-		have:     newHashSet(),
-		known:    map[string]knownFile{},
-		notes:    map[string][]string{},
-		seen:     newHashSet(),
+		stores:      stores,
+		explicit:    map[string]*Entry{},
+		entryPaths:  newHashSet(),
+		alreadyRead: map[string]knownFile{},
+		notes:       map[string][]string{},
+		handled:     newHashSet(),
 	}
 	r.store = newStoreScanner(r.stores)
 	r.heads.New = func() any { return new([4096]byte) }
@@ -294,7 +294,7 @@ func (r *resolver) run(queue []request) {
 			g := &roundGroups[i]
 			for _, name := range g.names {
 				q := g.request(name)
-				if !r.seen.add(q.key(r.seen)) {
+				if !r.handled.add(q.key(r.handled)) {
 					continue
 				}
 				if batch = append(batch, q); len(batch) == batchSize {
@@ -345,7 +345,7 @@ func (r *resolver) runBatch(batch, next []request, groups []dirGroup) ([]request
 func (r *resolver) dedup(queue []request) []request {
 	fresh := queue[:0]
 	for _, q := range queue {
-		if r.seen.add(q.key(r.seen)) {
+		if r.handled.add(q.key(r.handled)) {
 			fresh = append(fresh, q)
 		}
 	}
@@ -362,11 +362,11 @@ func (r *resolver) add(e *Entry) {
 		}
 		return
 	}
-	if !r.have.add(r.have.key(e.Path, "", 0)) {
+	if !r.entryPaths.add(r.entryPaths.key(e.Path, "", 0)) {
 		return
 	}
 	r.checkName(e)
-	r.found.add(e)
+	r.derived.add(e)
 }
 
 // handle analyses one request. It only reads the tree, so requests run
@@ -573,18 +573,18 @@ func (r *resolver) closure() (*PackedClosure, error) {
 	explicit := make([]Entry, 0, len(r.explicit))
 	for p, e := range r.explicit {
 		explicit = append(explicit, *e)
-		r.have.add(r.have.key(p, "", 0))
+		r.entryPaths.add(r.entryPaths.key(p, "", 0))
 	}
 	slices.SortFunc(explicit, func(a, b Entry) int { return cmp.Compare(a.Path, b.Path) })
-	r.found.addRun(Pack(explicit))
+	r.derived.addRun(Pack(explicit))
 	var parents []Entry
 	var above nonDirs
-	r.found.merged(func(e *Entry) {
+	r.derived.merged(func(e *Entry) {
 		if x := above.check(e); x != nil {
 			r.errs = append(r.errs, fmt.Errorf("%s (%s) lies below %s, a %s (%s): no archive can hold both", e.Path, e.Why, x.path, x.kind, x.why))
 		}
 		for dir := path.Dir(e.Path); dir != "/"; dir = path.Dir(dir) {
-			if !r.have.add(r.have.key(dir, "", 0)) {
+			if !r.entryPaths.add(r.entryPaths.key(dir, "", 0)) {
 				break
 			}
 			parents = append(parents, Entry{Path: dir, Kind: Dir, Mode: 0o755, Why: "parent directory of " + e.Path, From: e.Path})
@@ -594,16 +594,16 @@ func (r *resolver) closure() (*PackedClosure, error) {
 		return nil, joinSorted(r.errs)
 	}
 	slices.SortFunc(parents, func(a, b Entry) int { return cmp.Compare(a.Path, b.Path) })
-	r.found.addRun(Pack(parents))
+	r.derived.addRun(Pack(parents))
 	var all Packer
-	r.found.merged(func(e *Entry) {
+	r.derived.merged(func(e *Entry) {
 		if notes := r.notes[e.Path]; len(notes) > 0 {
 			slices.Sort(notes)
 			e.Why += "; " + strings.Join(slices.Compact(notes), "; ")
 		}
 		all.Add(e)
 	})
-	r.found, r.have, r.seen = sortedRuns{}, nil, nil
+	r.derived, r.entryPaths, r.handled = sortedRuns{}, nil, nil
 	sort.Strings(r.warnings)
 	return &PackedClosure{Entries: all.Packed(), Warnings: r.warnings}, nil
 }

@@ -45,7 +45,7 @@ func (r *resolver) fromModules() ([]request, error) {
 				Decompress: true, Why: f.Why, From: f.From})
 			continue
 		}
-		r.known[r.realPath(f.Source)] = knownFile{data: f.Data, opaque: f.Data == nil}
+		r.alreadyRead[r.realPath(f.Source)] = knownFile{data: f.Data, opaque: f.Data == nil}
 		queue = append(queue, request{path: f.Source, why: f.Why, from: r.realPath(f.From)})
 	}
 	for _, g := range res.Generated {

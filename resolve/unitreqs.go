@@ -21,7 +21,7 @@ func (r *resolver) fromUnits() ([]request, error) {
 	var queue []request
 	for _, it := range res.Items {
 		if it.Data != nil {
-			r.known[r.realPath(it.Path)] = knownFile{data: it.Data}
+			r.alreadyRead[r.realPath(it.Path)] = knownFile{data: it.Data}
 		}
 		queue = append(queue, request{path: it.Path, why: it.Why, program: true})
 	}
