@@ -5,7 +5,7 @@ BIN     := bin/mkinitrd-ng
 # Tests need these Debian packages; `make deps` installs the missing ones.
 DEPS    := cpio libarchive-tools gcc libc6-dev xz-utils zstd lz4 gzip bzip2 \
            qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs kmod systemd udev time \
-           linux-source-6.1 groff-base strace
+           linux-source-6.1 groff-base strace patchelf
 FUZZTIME ?= 10s
 # `make install` paths; DESTDIR prefixes them all, for packaging.
 BINDIR  ?= $(PREFIX)/bin
