@@ -100,7 +100,7 @@ type Result struct {
 // systemd only logs it; so does a missing executable on a command line
 // with the "-" prefix. The Result is returned even when there are errors.
 func Closure(fsys *rootfs.FS, names []string, opts Options) (*Result, error) {
-	c := &closer{
+	c := &closureBuilder{
 		fs:    fsys,
 		opts:  opts,
 		dirs:  opts.Dirs,
@@ -148,7 +148,11 @@ type job struct {
 	requested bool // asked for by the caller: a missing file is an error
 }
 
-type closer struct {
+// closureBuilder computes the closure of a set of units: it visits the
+// queued units one at a time, and each visit records the unit's files,
+// links and executables and queues the units it pulls in. The receiver
+// name c stands for the closure under construction.
+type closureBuilder struct {
 	fs       *rootfs.FS
 	opts     Options
 	dirs     []string
@@ -164,7 +168,7 @@ type closer struct {
 	queue    []job
 }
 
-func (c *closer) push(j job) {
+func (c *closureBuilder) push(j job) {
 	if c.seen[j.name] {
 		return
 	}
@@ -172,21 +176,21 @@ func (c *closer) push(j job) {
 	c.queue = append(c.queue, j)
 }
 
-func (c *closer) warnf(format string, args ...any) {
+func (c *closureBuilder) warnf(format string, args ...any) {
 	c.warns[fmt.Sprintf(format, args...)] = true
 }
 
-func (c *closer) errorf(format string, args ...any) {
+func (c *closureBuilder) errorf(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf(format, args...))
 }
 
-func (c *closer) item(p, why string) {
+func (c *closureBuilder) item(p, why string) {
 	if _, ok := c.items[p]; !ok {
 		c.items[p] = Item{Path: p, Why: why}
 	}
 }
 
-func (c *closer) result() (*Result, error) {
+func (c *closureBuilder) result() (*Result, error) {
 	r := &Result{}
 	for _, p := range slices.Sorted(maps.Keys(c.links)) {
 		r.Links = append(r.Links, c.links[p])
@@ -207,7 +211,7 @@ func (c *closer) result() (*Result, error) {
 }
 
 // explicitWants turns Options.Wants into links and queued units.
-func (c *closer) explicitWants() {
+func (c *closureBuilder) explicitWants() {
 	for _, unit := range slices.Sorted(maps.Keys(c.opts.Wants)) {
 		if u, ok := parseName(unit); !ok || u.kind == template {
 			c.errorf("Wants: %q is not a valid unit name", unit)
@@ -247,7 +251,7 @@ type hop struct {
 // does: by name through the search path, following alias symlinks by the
 // name they point to, and falling back to the template for an instance.
 // frag is "" when there is none.
-func (c *closer) fragment(name string) (hops []hop, frag string, err error) {
+func (c *closureBuilder) fragment(name string) (hops []hop, frag string, err error) {
 	hops, frag, err = c.follow(name)
 	if frag != "" || err != nil {
 		return hops, frag, err
@@ -259,7 +263,7 @@ func (c *closer) fragment(name string) (hops []hop, frag string, err error) {
 }
 
 // follow resolves name through alias links, as unit_ids_map_get does.
-func (c *closer) follow(name string) ([]hop, string, error) {
+func (c *closureBuilder) follow(name string) ([]hop, string, error) {
 	const maxHops = 8 // systemd's FOLLOW_MAX
 	var hops []hop
 	id := name
@@ -296,7 +300,7 @@ func (c *closer) follow(name string) ([]hop, string, error) {
 // search path (an alias), alias is the name it points to; a symlink
 // elsewhere (a linked unit file, or a mask to /dev/null) is the unit file.
 // A self-alias or an invalid alias is skipped, as systemd skips it.
-func (c *closer) lookup(name string) (p, alias string, err error) {
+func (c *closureBuilder) lookup(name string) (p, alias string, err error) {
 	for _, dir := range c.dirs {
 		p := path.Join(dir, name)
 		fi, err := c.fs.Lstat(p)
@@ -341,7 +345,7 @@ func notExist(err error) bool {
 // inSearchPath reports whether p lies in a search directory, before or
 // after resolving the symlinks in its directory part (systemd compares
 // the target with its parents resolved).
-func (c *closer) inSearchPath(p string) bool {
+func (c *closureBuilder) inSearchPath(p string) bool {
 	cands := []string{p}
 	if d, _, err := c.fs.Resolve(path.Dir(p)); err == nil {
 		cands = append(cands, path.Join(d, path.Base(p)))
@@ -392,8 +396,9 @@ type located struct {
 	file string
 }
 
-// unit visits one unit.
-func (c *closer) unit(j job) {
+// unit visits one unit: it records the unit's file, the alias links on
+// the way to it and its drop-ins, and queues what the unit pulls in.
+func (c *closureBuilder) unit(j job) {
 	u, ok := parseName(j.name)
 	if !ok {
 		c.report(j, "%q is not a valid unit name", j.name)
@@ -415,24 +420,47 @@ func (c *closer) unit(j job) {
 	}
 	var entries []located
 	if frag != "" {
-		if c.masked(frag) {
-			return // systemd will not start it
-		}
-		if _, err := c.fs.Stat(frag); err != nil {
-			c.report(j, "unit %s: %v", j.name, err)
-			return
-		}
-		f, err := c.parse(frag)
-		if err != nil {
-			c.errs = append(c.errs, err)
+		f, ok := c.fragmentFile(j, frag)
+		if !ok {
 			return
 		}
 		entries = addEntries(entries, f, frag)
 	}
+	names := unitNames(u, hops)
+	entries = append(entries, c.dropins(j.name, u.typ, names)...)
+	if c.opts.FollowWants {
+		c.wantsDir(j.name, u.typ, names, ".wants", "Wants=")
+		c.wantsDir(j.name, u.typ, names, ".requires", "Requires=")
+	}
+	c.deps(u, entries)
+	if sec := unitTypes[u.typ]; execKeys[sec] != nil {
+		c.commands(u, frag, sec, entries)
+	}
+}
 
-	// The unit's names: its own, and those met on the way to its file
-	// (instantiated, for an instance served by a template).
-	names := []string{j.name}
+// fragmentFile parses the unit file frag of job j. It reports false when
+// there is nothing more to visit: the file masks the unit (systemd will
+// not start it), or it cannot be read or parsed.
+func (c *closureBuilder) fragmentFile(j job, frag string) (*File, bool) {
+	if c.masked(frag) {
+		return nil, false
+	}
+	if _, err := c.fs.Stat(frag); err != nil {
+		c.report(j, "unit %s: %v", j.name, err)
+		return nil, false
+	}
+	f, err := c.parse(frag)
+	if err != nil {
+		c.errs = append(c.errs, err)
+		return nil, false
+	}
+	return f, true
+}
+
+// unitNames lists the names of unit u: its own, and those met on the way
+// to its file, instantiated for an instance served by a template.
+func unitNames(u unitName, hops []hop) []string {
+	names := []string{u.full}
 	for _, h := range hops {
 		n := h.name
 		if hn, _ := parseName(n); hn.kind == template && u.kind == instance {
@@ -442,7 +470,15 @@ func (c *closer) unit(j job) {
 			names = append(names, n)
 		}
 	}
-	for _, p := range c.listDirs(c.dropinDirs(names, u.typ, ".d"), ".conf") {
+	return names
+}
+
+// dropins records the drop-ins of the unit called unit, of type typ and
+// with the given names, and returns their assignments in the order
+// systemd applies them.
+func (c *closureBuilder) dropins(unit, typ string, names []string) []located {
+	var entries []located
+	for _, p := range c.listDirs(c.dropinDirs(names, typ, ".d"), ".conf") {
 		if c.masked(p) {
 			continue // masks a drop-in of that name, adds nothing
 		}
@@ -460,24 +496,17 @@ func (c *closer) unit(j job) {
 			c.errs = append(c.errs, err)
 			continue
 		}
-		c.item(p, "drop-in of "+j.name)
+		c.item(p, "drop-in of "+unit)
 		entries = addEntries(entries, f, p)
 	}
-	if c.opts.FollowWants {
-		c.wantsDir(j.name, u.typ, names, ".wants", "Wants=")
-		c.wantsDir(j.name, u.typ, names, ".requires", "Requires=")
-	}
-	c.deps(u, entries)
-	if sec := unitTypes[u.typ]; execKeys[sec] != nil {
-		c.commands(u, frag, sec, entries)
-	}
+	return entries
 }
 
 // masked reports whether p masks what it stands for, as systemd's
 // null_or_empty_path sees it: a character device (/dev/null) or an empty
 // file. A symlink to "/dev/null" counts even when the root has no /dev/null
 // (an unpacked image), where systemd would see the booted system's.
-func (c *closer) masked(p string) bool {
+func (c *closureBuilder) masked(p string) bool {
 	if t, err := c.fs.Readlink(p); err == nil && path.Clean(t) == "/dev/null" {
 		return true
 	}
@@ -487,7 +516,7 @@ func (c *closer) masked(p string) bool {
 
 // report is a problem with a unit: an error when the caller asked for it,
 // else a warning (systemd only logs missing or broken dependencies).
-func (c *closer) report(j job, format string, args ...any) {
+func (c *closureBuilder) report(j job, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if j.requested {
 		c.errs = append(c.errs, errors.New(msg))
@@ -505,7 +534,7 @@ func addEntries(dst []located, f *File, file string) []located {
 
 // parse reads and parses the unit file p, and keeps what it read for the
 // caller (see Item.Data).
-func (c *closer) parse(p string) (*File, error) {
+func (c *closureBuilder) parse(p string) (*File, error) {
 	b, err := c.fs.ReadFile(p)
 	if err != nil {
 		return nil, err
@@ -520,7 +549,7 @@ func (c *closer) parse(p string) (*File, error) {
 // directory the name's own directory, its template's, and those of its
 // dash prefixes (foo-bar-baz.service: foo-bar-.service, foo-.service);
 // then the type-wide one (service.d) in each search directory.
-func (c *closer) dropinDirs(names []string, typ, suffix string) []string {
+func (c *closureBuilder) dropinDirs(names []string, typ, suffix string) []string {
 	var out []string
 	var walk func(dir, name string)
 	walk = func(dir, name string) {
@@ -568,7 +597,7 @@ func (c *closer) dropinDirs(names []string, typ, suffix string) []string {
 // listDirs merges directories as systemd's conf_files_list does: entries
 // by file name (ending in suffix, if given; hidden and backup files
 // skipped), the first directory holding a name winning, sorted by name.
-func (c *closer) listDirs(dirs []string, suffix string) []string {
+func (c *closureBuilder) listDirs(dirs []string, suffix string) []string {
 	byName := map[string]string{}
 	for _, d := range dirs {
 		ents, err := c.fs.ReadDir(d)
@@ -614,7 +643,7 @@ func hiddenOrBackup(n string) bool {
 // wantsDir follows a unit's .wants/ or .requires/ links as systemd's
 // process_deps does: each must be a symlink with a unit name; the unit it
 // pulls in is the one the link is named after, whatever it points to.
-func (c *closer) wantsDir(unit, typ string, names []string, suffix, kind string) {
+func (c *closureBuilder) wantsDir(unit, typ string, names []string, suffix, kind string) {
 	for _, p := range c.listDirs(c.dropinDirs(names, typ, suffix), "") {
 		n := path.Base(p)
 		if c.masked(p) {
@@ -641,15 +670,30 @@ func (c *closer) wantsDir(unit, typ string, names []string, suffix, kind string)
 // depKeys are the [Unit] settings that make systemd start other units.
 var depKeys = []string{"Wants", "Requires", "Requisite", "BindsTo", "Upholds", "OnFailure", "OnSuccess"}
 
-// deps queues the units that u's settings pull in.
-func (c *closer) deps(u unitName, entries []located) {
+// deps queues the units that u's settings pull in: first those the
+// settings name, in the order they are given, then the implicit ones.
+func (c *closureBuilder) deps(u unitName, entries []located) {
+	c.implicitDeps(u, c.explicitDeps(u, entries))
+}
+
+// depSettings are the settings of a unit that decide which units it
+// pulls in without naming them as dependencies.
+type depSettings struct {
+	defaultDeps bool   // DefaultDependencies=
+	slice       string // Slice=, checked and expanded
+	service     string // a socket's Service=, checked and expanded
+	accept      bool   // a socket's Accept=
+	triggers    string // a timer's or path unit's Unit=, checked and expanded
+	svcType     string // a service's Type=
+	busName     string // a service's BusName=
+}
+
+// explicitDeps queues the units u's settings name as dependencies
+// (depKeys, and a service's Sockets=) and returns the settings that
+// decide its implicit dependencies.
+func (c *closureBuilder) explicitDeps(u unitName, entries []located) depSettings {
 	sec := unitTypes[u.typ]
-	var (
-		defaultDeps           = true
-		slice, service, tunit string
-		accept                bool
-		svcType, busName      string
-	)
+	s := depSettings{defaultDeps: true}
 	for _, e := range entries {
 		switch {
 		case e.Section == "Unit" && slices.Contains(depKeys, e.Key):
@@ -658,7 +702,7 @@ func (c *closer) deps(u unitName, entries []located) {
 			}
 		case e.Section == "Unit" && e.Key == "DefaultDependencies":
 			if b, ok := parseBool(e.Value); ok {
-				defaultDeps = b
+				s.defaultDeps = b
 			}
 		case e.Section != sec || sec == "":
 		case e.Key == "Sockets" && sec == "Service":
@@ -667,46 +711,55 @@ func (c *closer) deps(u unitName, entries []located) {
 			}
 		case e.Key == "Slice" && (sec == "Service" || sec == "Socket" || sec == "Mount" || sec == "Swap" || sec == "Scope"):
 			if n, ok := c.depName(u, e, e.Value, "slice"); ok {
-				slice = n
+				s.slice = n
 			}
 		case e.Key == "Service" && sec == "Socket":
 			if n, ok := c.depName(u, e, e.Value, "service"); ok {
-				service = n
+				s.service = n
 			}
 		case e.Key == "Accept" && sec == "Socket":
 			if b, ok := parseBool(e.Value); ok {
-				accept = b
+				s.accept = b
 			}
 		case e.Key == "Unit" && (sec == "Timer" || sec == "Path"):
 			if n, ok := c.depName(u, e, e.Value, ""); ok {
-				tunit = n
+				s.triggers = n
 			}
 		case e.Key == "Type" && sec == "Service":
-			svcType = e.Value
+			s.svcType = e.Value
 		case e.Key == "BusName" && sec == "Service":
-			busName = e.Value
+			s.busName = e.Value
 		}
 	}
+	return s
+}
+
+// implicitDeps queues the units systemd adds to u by its type and
+// settings s: what a socket, timer, path unit or automount triggers, a
+// slice's parent, dbus.socket for a D-Bus service, sysinit.target for
+// default dependencies, and the slice a unit runs in.
+func (c *closureBuilder) implicitDeps(u unitName, s depSettings) {
 	implicit := func(name, why string) {
 		c.push(job{name: name, why: why + " of " + u.full})
 	}
 	switch u.typ {
 	case "socket":
 		switch {
-		case accept:
+		case s.accept:
 			// Each connection gets an instance of prefix@.service, so the
 			// template itself is what the initrd needs.
 			c.push(job{name: u.prefix + "@.service", why: "service (Accept=yes) of " + u.full})
-		case service != "":
-			implicit(service, "Service=")
+		case s.service != "":
+			implicit(s.service, "Service=")
 		default:
 			implicit(u.withType("service"), "service")
 		}
 	case "timer", "path":
-		if tunit == "" {
-			tunit = u.withType("service")
+		triggers := s.triggers
+		if triggers == "" {
+			triggers = u.withType("service")
 		}
-		implicit(tunit, "Unit=")
+		implicit(triggers, "Unit=")
 	case "automount":
 		implicit(u.withType("mount"), "mount")
 	case "slice":
@@ -714,11 +767,11 @@ func (c *closer) deps(u unitName, entries []located) {
 			implicit(p, "parent slice")
 		}
 	case "service":
-		if svcType == "dbus" || svcType == "" && busName != "" {
+		if s.svcType == "dbus" || s.svcType == "" && s.busName != "" {
 			implicit("dbus.socket", "Requires= (Type=dbus)")
 		}
 	}
-	if defaultDeps {
+	if s.defaultDeps {
 		switch u.typ {
 		case "service", "socket", "timer", "path":
 			implicit("sysinit.target", "Requires= (DefaultDependencies=yes)")
@@ -726,6 +779,7 @@ func (c *closer) deps(u unitName, entries []located) {
 	}
 	switch u.typ {
 	case "service", "socket", "mount", "swap", "scope":
+		slice := s.slice
 		if slice == "" {
 			slice = "system.slice"
 			if u.kind == instance {
@@ -737,7 +791,7 @@ func (c *closer) deps(u unitName, entries []located) {
 }
 
 // dep queues one dependency word of entry e.
-func (c *closer) dep(u unitName, e located, word, typ string) {
+func (c *closureBuilder) dep(u unitName, e located, word, typ string) {
 	if n, ok := c.depName(u, e, word, typ); ok {
 		c.push(job{name: n, why: e.Key + "= of " + u.full})
 	}
@@ -746,7 +800,7 @@ func (c *closer) dep(u unitName, e located, word, typ string) {
 // depName expands the specifiers in a unit name from a setting and checks
 // it (and its type, if typ is given). Problems are warnings: systemd logs
 // them and ignores the dependency.
-func (c *closer) depName(u unitName, e located, word, typ string) (string, bool) {
+func (c *closureBuilder) depName(u unitName, e located, word, typ string) (string, bool) {
 	n, err := u.expand(word, false, "")
 	if err != nil {
 		c.warnf("%s:%d: %s=%s: %v; systemd ignores this dependency", e.file, e.Line, e.Key, word, err)

@@ -277,7 +277,7 @@ func checkExecPath(p string) error {
 // commands records the executables of u's Exec*= lines. An empty
 // assignment discards the commands of that setting given before it (how a
 // drop-in replaces ExecStart=).
-func (c *closer) commands(u unitName, frag, sec string, entries []located) {
+func (c *closureBuilder) commands(u unitName, frag, sec string, entries []located) {
 	lists := map[string][]located{}
 	var searchPath []string
 	for _, e := range entries {
@@ -324,7 +324,7 @@ func (c *closer) commands(u unitName, frag, sec string, entries []located) {
 }
 
 // execProblem is an error, or a warning when systemd would ignore it.
-func (c *closer) execProblem(ignore bool, format string, args ...any) {
+func (c *closureBuilder) execProblem(ignore bool, format string, args ...any) {
 	if ignore {
 		c.warnf(format+" (ignored: the command has the \"-\" prefix or systemd skips it)", args...)
 		return
@@ -332,7 +332,7 @@ func (c *closer) execProblem(ignore bool, format string, args ...any) {
 	c.errorf(format, args...)
 }
 
-func (c *closer) command(u unitName, frag, key, where string, searchPath []string, cmd command) {
+func (c *closureBuilder) command(u unitName, frag, key, where string, searchPath []string, cmd command) {
 	ctx := fmt.Sprintf("%s: %s= of %s", where, key, u.full)
 	p, err := u.expand(cmd.path, true, frag)
 	if err != nil {
@@ -361,7 +361,7 @@ func (c *closer) command(u unitName, frag, key, where string, searchPath []strin
 // findExec checks an absolute executable path, or looks a bare name up in
 // dirs the way systemd's find_executable does (the first regular file
 // with an execute bit).
-func (c *closer) findExec(p string, dirs []string) (string, error) {
+func (c *closureBuilder) findExec(p string, dirs []string) (string, error) {
 	if path.IsAbs(p) {
 		p = simplify(p)
 		fi, err := c.fs.Stat(p)
