@@ -101,13 +101,35 @@ func lines(b []byte) []string {
 	return out
 }
 
-// loadDB reads the text indexes of the modules directory dir.
+// loadDB reads the text indexes of the modules directory dir:
+// modules.dep, which must exist, and those of optionalIndexes that do.
 func loadDB(fsys *rootfs.FS, dir string) (*db, error) {
 	d := &db{dir: dir, byName: map[string]*module{}, byRel: map[string]*module{}, builtin: map[string]bool{}, builtinInfo: map[string][]string{}}
-	depPath := path.Join(dir, "modules.dep")
+	if err := d.loadDep(fsys); err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, x := range optionalIndexes {
+		b, ok, err := readOptional(fsys, path.Join(dir, x.name))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if ok {
+			x.load(d, b)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return d, nil
+}
+
+// loadDep reads modules.dep, the list of modules and what each needs.
+func (d *db) loadDep(fsys *rootfs.FS) error {
+	depPath := path.Join(d.dir, "modules.dep")
 	dep, err := fsys.ReadFile(depPath)
 	if err != nil {
-		return nil, fmt.Errorf("%w (run depmod for this kernel)", err)
+		return fmt.Errorf("%w (run depmod for this kernel)", err)
 	}
 	for n, line := range lines(dep) {
 		if line == "" {
@@ -115,7 +137,7 @@ func loadDB(fsys *rootfs.FS, dir string) (*db, error) {
 		}
 		rel, rest, ok := strings.Cut(line, ":")
 		if !ok {
-			return nil, fmt.Errorf("%s:%d: no ':' in %q", depPath, n+1, line)
+			return fmt.Errorf("%s:%d: no ':' in %q", depPath, n+1, line)
 		}
 		m := &module{name: ModName(rel), rel: rel, deps: strings.Fields(rest), idx: len(d.modules)}
 		if _, dup := d.byName[m.name]; dup {
@@ -127,92 +149,92 @@ func loadDB(fsys *rootfs.FS, dir string) (*db, error) {
 		d.byName[m.name] = m
 		d.byRel[rel] = m
 	}
+	return nil
+}
 
-	parse := func(name string, fn func(b []byte, p string) error) error {
-		p := path.Join(dir, name)
-		b, ok, err := readOptional(fsys, p)
-		if err != nil || !ok {
-			return err
-		}
-		return fn(b, p)
-	}
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	add(parse("modules.alias", func(b []byte, p string) error {
-		d.aliases = aliasLines(b)
-		return nil
-	}))
-	add(parse("modules.softdep", func(b []byte, p string) error {
-		d.softdeps = depLines(b, false)
-		return nil
-	}))
-	add(parse("modules.weakdep", func(b []byte, p string) error {
+// optionalIndexes are the files of a modules directory besides
+// modules.dep that loadDB reads when they exist, each with what it keeps
+// of the file's contents.
+var optionalIndexes = []struct {
+	name string
+	load func(d *db, b []byte)
+}{
+	{"modules.alias", func(d *db, b []byte) { d.aliases = aliasLines(b) }},
+	{"modules.softdep", func(d *db, b []byte) { d.softdeps = depLines(b, false) }},
+	{"modules.weakdep", func(d *db, b []byte) {
 		d.hasWeakdep = true
 		d.weakdeps = depLines(b, true)
-		return nil
-	}))
-	add(parse("modules.symbols", func(b []byte, p string) error {
-		d.symbols = aliasLines(b)
-		return nil
-	}))
-	add(parse("modules.devname", func(b []byte, p string) error {
-		for _, l := range lines(b) {
-			if l != "" && !strings.HasPrefix(l, "#") {
-				d.devname = append(d.devname, l)
-			}
+	}},
+	{"modules.symbols", func(d *db, b []byte) { d.symbols = aliasLines(b) }},
+	{"modules.devname", (*db).loadDevname},
+	{"modules.builtin", (*db).loadBuiltin},
+	{"modules.builtin.modinfo", (*db).loadBuiltinModinfo},
+	{"modules.order", (*db).loadOrder},
+}
+
+// loadDevname keeps the lines of modules.devname past its comments.
+func (d *db) loadDevname(b []byte) {
+	for _, l := range lines(b) {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			d.devname = append(d.devname, l)
 		}
-		return nil
-	}))
-	add(parse("modules.builtin", func(b []byte, p string) error {
-		d.builtinText = b
-		for _, l := range lines(b) {
-			if l == "" {
-				continue
-			}
-			name := ModName(l)
-			if !d.builtin[name] {
-				d.builtin[name] = true
-			}
-			d.builtinMods = append(d.builtinMods, name)
-		}
-		return nil
-	}))
-	add(parse("modules.builtin.modinfo", func(b []byte, p string) error {
-		d.modinfoText = b
-		for _, kv := range bytes.Split(b, []byte{0}) {
-			mod, rest, ok := strings.Cut(string(kv), ".")
-			if !ok || mod == "" {
-				continue
-			}
-			key, val, ok := strings.Cut(rest, "=")
-			if !ok {
-				continue
-			}
-			name := strings.ReplaceAll(mod, "-", "_")
-			d.builtin[name] = true
-			if key == "alias" {
-				d.builtinInfo[name] = append(d.builtinInfo[name], val)
-			}
-		}
-		return nil
-	}))
-	add(parse("modules.order", func(b []byte, p string) error {
-		d.hasOrder = true
-		for _, l := range lines(b) {
-			if l != "" {
-				d.order = append(d.order, l)
-			}
-		}
-		return nil
-	}))
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
-	return d, nil
+}
+
+// loadBuiltin keeps modules.builtin as read, and the names of the
+// modules it lists.
+func (d *db) loadBuiltin(b []byte) {
+	d.builtinText = b
+	for _, l := range lines(b) {
+		if l == "" {
+			continue
+		}
+		name := ModName(l)
+		d.builtin[name] = true
+		d.builtinMods = append(d.builtinMods, name)
+	}
+}
+
+// loadBuiltinModinfo keeps modules.builtin.modinfo as read, the names of
+// the modules it describes and their aliases.
+func (d *db) loadBuiltinModinfo(b []byte) {
+	d.modinfoText = b
+	for _, kv := range bytes.Split(b, []byte{0}) {
+		mod, key, val, ok := builtinModinfo(kv)
+		if !ok {
+			continue
+		}
+		name := strings.ReplaceAll(mod, "-", "_")
+		d.builtin[name] = true
+		if key == "alias" {
+			d.builtinInfo[name] = append(d.builtinInfo[name], val)
+		}
+	}
+}
+
+// builtinModinfo splits one "module.key=value" string of
+// modules.builtin.modinfo. ok is false for a string without a module name
+// or without "=".
+func builtinModinfo(kv []byte) (mod, key, val string, ok bool) {
+	mod, rest, ok := strings.Cut(string(kv), ".")
+	if !ok || mod == "" {
+		return "", "", "", false
+	}
+	key, val, ok = strings.Cut(rest, "=")
+	if !ok {
+		return "", "", "", false
+	}
+	return mod, key, val, true
+}
+
+// loadOrder keeps the lines of modules.order.
+func (d *db) loadOrder(b []byte) {
+	d.hasOrder = true
+	for _, l := range lines(b) {
+		if l != "" {
+			d.order = append(d.order, l)
+		}
+	}
 }
 
 // parseAlias parses "alias PATTERN MODNAME".
