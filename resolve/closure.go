@@ -215,6 +215,10 @@ func Resolve(m *Manifest, fsys *rootfs.FS, opts Options) (*Closure, error) {
 // stay packed from the moment they are found, so a large tree is never
 // held as a []Entry.
 func ResolvePacked(m *Manifest, fsys *rootfs.FS, opts Options) (*PackedClosure, error) {
+	m, err := m.Expand(fsys)
+	if err != nil {
+		return nil, err
+	}
 	if err := m.Validate(); err != nil {
 		origin := m.Origin
 		if origin == "" {

@@ -104,19 +104,30 @@ func (tr *tree) lib(p, soname, src string, flags ...string) {
 	}
 }
 
-// resolve runs the resolver on a manifest text and returns the closure.
-func (tr *tree) resolve(manifest string) (*Closure, error) {
+// resolve runs the resolver on a manifest text and returns the closure;
+// origin, if given, is the manifest's file name.
+func (tr *tree) resolve(manifest string, origin ...string) (*Closure, error) {
 	tr.t.Helper()
-	m, err := ParseManifest(strings.NewReader(manifest), "test.json")
+	name := "test.json"
+	if len(origin) > 0 {
+		name = origin[0]
+	}
+	m, err := ParseManifest(strings.NewReader(manifest), name)
 	if err != nil {
 		tr.t.Fatal(err)
 	}
+	return Resolve(m, tr.fs(), Options{})
+}
+
+// fs opens the tree, closed when the test ends.
+func (tr *tree) fs() *rootfs.FS {
+	tr.t.Helper()
 	fsys, err := rootfs.New(tr.root)
 	if err != nil {
 		tr.t.Fatal(err)
 	}
-	defer fsys.Close()
-	return Resolve(m, fsys, Options{})
+	tr.t.Cleanup(func() { fsys.Close() })
+	return fsys
 }
 
 func (tr *tree) mustResolve(manifest string) *Closure {

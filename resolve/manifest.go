@@ -8,6 +8,7 @@ import (
 	"github.com/mkinitrd-ng/mkinitrd-ng/elfdeps"
 	"io"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -69,8 +70,18 @@ type Manifest struct {
 	// "0755", the mode its builder creates directories with.
 	DirMode string `json:"dirMode,omitempty"`
 
+	// Include names fragments whose lists join the manifest's (see
+	// Expand).
+	Include []string `json:"include,omitempty"`
+
 	// Origin names where the manifest came from, for messages.
 	Origin string `json:"-"`
+	// BaseDir is where relative include paths start: the manifest file's
+	// directory; empty is the working directory.
+	BaseDir string `json:"-"`
+	// origins names, for a unit or module ("unit NAME", "load NAME"),
+	// the fragment that asked for it.
+	origins map[string]string
 }
 
 // Dlopen selects the libraries that .note.dlopen ELF notes declare.
@@ -101,8 +112,10 @@ type Content struct {
 	GID     *uint32 `json:"gid,omitempty"`
 	Dlopen  *Dlopen `json:"dlopen,omitempty"`
 
-	// index is the entry's position, for messages.
-	index int
+	// index is the entry's position in its file, and origin the
+	// fragment that holds it ("" for the manifest itself), for messages.
+	index  int
+	origin string
 }
 
 // Level is a compression level as a manifest gives it: a JSON integer
@@ -174,6 +187,9 @@ func ParseManifest(r io.Reader, origin string) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: manifest larger than %d MiB", origin, MaxManifestSize>>20)
 	}
 	m := &Manifest{Origin: origin}
+	if origin != "" && origin != "-" && !strings.HasPrefix(origin, "<") {
+		m.BaseDir = filepath.Dir(origin)
+	}
 	trimmed := bytes.TrimSpace(data)
 	if bytes.HasPrefix(trimmed, []byte("[")) {
 		err = decodeStrict(data, &m.Contents)
@@ -319,7 +335,9 @@ func lineCol(data []byte, offset int64) (int, int) {
 // Resolve refuses a manifest that does not pass.
 func (m *Manifest) Validate() error {
 	for i := range m.Contents {
-		m.Contents[i].index = i
+		if m.Contents[i].origin == "" {
+			m.Contents[i].index = i
+		}
 	}
 	var errs []error
 	if err := m.Dlopen.validate(); err != nil {
@@ -469,5 +487,16 @@ func (c *Content) describe() string {
 	if p == "" {
 		p = c.Source
 	}
+	if c.origin != "" {
+		return fmt.Sprintf("%s contents[%d] (%s)", c.origin, c.index, p)
+	}
 	return fmt.Sprintf("contents[%d] (%s)", c.index, p)
+}
+
+// reason names the entry as the reason for what it brings.
+func (c *Content) reason() string {
+	if c.origin != "" {
+		return c.describe()
+	}
+	return "manifest " + c.describe()
 }

@@ -40,6 +40,7 @@ func (r *resolver) fromModules() ([]request, error) {
 	}
 	var queue []request
 	for _, f := range append(append(res.Modules, res.Firmware...), res.Config...) {
+		f.Why = r.m.withOrigin("load", r.m.withOrigin("include", f.Why))
 		if f.Decompress {
 			r.placeGenerated(Entry{Path: f.Path, Kind: File, Source: f.Source, Size: f.Size, Mode: 0o644,
 				Decompress: true, Why: f.Why, From: f.From})

@@ -80,7 +80,7 @@ func (r *resolver) fromManifest() ([]request, error) {
 			}
 			continue
 		}
-		q := request{path: c.Source, why: "manifest " + c.describe(), program: true, recurse: true,
+		q := request{path: c.Source, why: c.reason(), program: true, recurse: true,
 			dlopen: r.m.policy(c), override: c}
 		if c.Link {
 			r.explicit[dest] = &Entry{Path: dest, Kind: Symlink, LinkTarget: cleanAbs(c.Source), Mode: 0o777, Why: q.why}
@@ -98,7 +98,7 @@ func (r *resolver) fromManifest() ([]request, error) {
 
 // explicitEntry builds the entry of a content that needs no source.
 func explicitEntry(c *Content, dest string) (*Entry, bool) {
-	why := "manifest " + c.describe()
+	why := c.reason()
 	e := &Entry{Path: dest, Why: why, Mode: 0o644}
 	switch {
 	case c.Text != nil:

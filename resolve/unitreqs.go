@@ -23,7 +23,7 @@ func (r *resolver) fromUnits() ([]request, error) {
 		if it.Data != nil {
 			r.alreadyRead[r.realPath(it.Path)] = knownFile{data: it.Data}
 		}
-		queue = append(queue, request{path: it.Path, why: it.Why, program: true})
+		queue = append(queue, request{path: it.Path, why: r.m.withOrigin("unit", it.Why), program: true})
 	}
 	for _, l := range res.Links {
 		r.add(&Entry{Path: l.Path, Kind: Symlink, LinkTarget: l.Target, Mode: 0o777, Why: l.Why})
