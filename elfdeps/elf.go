@@ -209,12 +209,14 @@ func read(r io.ReaderAt) (*File, error) {
 	return f, nil
 }
 
+// parser reads the parts of the ELF file r that File holds into f.
 type parser struct {
 	r  io.ReaderAt
 	ef *elf.File
 	f  *File
 }
 
+// readAt reads size bytes at off, all of them or an error naming what.
 func (p *parser) readAt(size, off uint64, what string) ([]byte, error) {
 	if off > 1<<62 || size > 1<<62 {
 		return nil, fmt.Errorf("malformed ELF file: %s at offset %#x size %#x out of range", what, off, size)
@@ -230,28 +232,34 @@ func (p *parser) readAt(size, off uint64, what string) ([]byte, error) {
 	return nil, fmt.Errorf("malformed ELF file: reading %s at offset %#x: %w", what, off, err)
 }
 
+// interp reads the PT_INTERP path, the program interpreter (ld.so).
 func (p *parser) interp() error {
+	b, ok, err := p.segment(elf.PT_INTERP, maxStringSize)
+	if !ok || err != nil {
+		return err
+	}
+	b = cString(b)
+	if len(b) == 0 {
+		return errors.New("malformed ELF file: empty PT_INTERP")
+	}
+	p.f.Interp = string(b)
+	return nil
+}
+
+// segment reads the first segment of type typ, the one ld.so uses, which
+// may hold at most limit bytes. ok is false when the file has none.
+func (p *parser) segment(typ elf.ProgType, limit uint64) (data []byte, ok bool, err error) {
 	for _, prog := range p.ef.Progs {
-		if prog.Type != elf.PT_INTERP {
+		if prog.Type != typ {
 			continue
 		}
-		if prog.Filesz > maxStringSize {
-			return fmt.Errorf("malformed ELF file: PT_INTERP of %d bytes", prog.Filesz)
+		if prog.Filesz > limit {
+			return nil, true, fmt.Errorf("malformed ELF file: %v of %d bytes", typ, prog.Filesz)
 		}
-		b, err := p.readAt(prog.Filesz, prog.Off, "PT_INTERP")
-		if err != nil {
-			return err
-		}
-		if i := bytes.IndexByte(b, 0); i >= 0 {
-			b = b[:i]
-		}
-		if len(b) == 0 {
-			return errors.New("malformed ELF file: empty PT_INTERP")
-		}
-		p.f.Interp = string(b)
-		return nil
+		data, err := p.readAt(prog.Filesz, prog.Off, typ.String())
+		return data, true, err
 	}
-	return nil
+	return nil, false, nil
 }
 
 // dynamic reads the PT_DYNAMIC segment the way ld.so does: entries up to
@@ -259,34 +267,42 @@ func (p *parser) interp() error {
 // mapped to a file offset through the PT_LOAD segments). For single-valued
 // tags the last entry wins, as in glibc.
 func (p *parser) dynamic() error {
-	var dyn *elf.Prog
-	for _, prog := range p.ef.Progs {
-		if prog.Type == elf.PT_DYNAMIC {
-			dyn = prog
-			break
-		}
-	}
-	if dyn == nil {
-		return nil
-	}
-	if dyn.Filesz > maxDynamicSize {
-		return fmt.Errorf("malformed ELF file: PT_DYNAMIC of %d bytes", dyn.Filesz)
-	}
-	data, err := p.readAt(dyn.Filesz, dyn.Off, "PT_DYNAMIC")
-	if err != nil {
+	data, ok, err := p.segment(elf.PT_DYNAMIC, maxDynamicSize)
+	if !ok || err != nil {
 		return err
 	}
+	t := p.decodeDynamic(data)
+	p.f.Flags1 = t.flags1
+	if len(t.needed)+len(t.filter)+len(t.aux) == 0 && !t.soname.ok && !t.rpath.ok && !t.runpath.ok {
+		return nil // no strings to read: the string table need not exist
+	}
+	return p.dynamicStrings(&t)
+}
+
+// dynamicTable is what the entries of PT_DYNAMIC hold, before the strings
+// they point to are read.
+type dynamicTable struct {
+	needed, filter, aux    []uint64 // string offsets, in order
+	soname, rpath, runpath dynValue // string offsets
+	strtab, strsz          dynValue // the string table's address and size
+	flags1                 elf.DynFlag1
+}
+
+// dynValue is a dynamic entry's value and whether the entry was present.
+type dynValue struct {
+	val uint64
+	ok  bool
+}
+
+// decodeDynamic decodes the entries of PT_DYNAMIC, data, up to DT_NULL,
+// keeping the tags this package uses.
+func (p *parser) decodeDynamic(data []byte) dynamicTable {
 	bo := p.ef.ByteOrder
 	entSize := 16
 	if p.ef.Class == elf.ELFCLASS32 {
 		entSize = 8
 	}
-	var (
-		needed, filter, aux    []uint64
-		soname, rpath, runpath strRef
-		strtab, strsz          strRef
-	)
-loop:
+	var t dynamicTable
 	for i := 0; i+entSize <= len(data); i += entSize {
 		var tag elf.DynTag
 		var val uint64
@@ -299,84 +315,62 @@ loop:
 		}
 		switch tag {
 		case elf.DT_NULL:
-			break loop
+			return t
 		case elf.DT_NEEDED:
-			needed = append(needed, val)
+			t.needed = append(t.needed, val)
 		case elf.DT_FILTER:
-			filter = append(filter, val)
+			t.filter = append(t.filter, val)
 		case elf.DT_AUXILIARY:
-			aux = append(aux, val)
+			t.aux = append(t.aux, val)
 		case elf.DT_SONAME:
-			soname = strRef{val, true}
+			t.soname = dynValue{val, true}
 		case elf.DT_RPATH:
-			rpath = strRef{val, true}
+			t.rpath = dynValue{val, true}
 		case elf.DT_RUNPATH:
-			runpath = strRef{val, true}
+			t.runpath = dynValue{val, true}
 		case elf.DT_STRTAB:
-			strtab = strRef{val, true}
+			t.strtab = dynValue{val, true}
 		case elf.DT_STRSZ:
-			strsz = strRef{val, true}
+			t.strsz = dynValue{val, true}
 		case elf.DT_FLAGS_1:
-			p.f.Flags1 = elf.DynFlag1(val)
+			t.flags1 = elf.DynFlag1(val)
 		}
 	}
-	if len(needed)+len(filter)+len(aux) == 0 && !soname.ok && !rpath.ok && !runpath.ok {
-		return nil
-	}
-	if !strtab.ok || !strsz.ok {
-		return errors.New("malformed ELF file: dynamic strings without DT_STRTAB or DT_STRSZ")
-	}
-	base, ok := p.fileOffset(strtab.val, strsz.val)
-	if !ok {
-		return fmt.Errorf("malformed ELF file: DT_STRTAB %#x size %#x is not in a PT_LOAD segment", strtab.val, strsz.val)
-	}
-	str := func(off uint64) (string, error) { return p.dynString(base, strsz.val, off) }
-	list := func(offs []uint64) ([]string, error) {
-		var out []string
-		for _, off := range offs {
-			s, err := str(off)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, s)
-		}
-		return out, nil
-	}
-	if p.f.Needed, err = list(needed); err != nil {
-		return err
-	}
-	if p.f.Filter, err = list(filter); err != nil {
-		return err
-	}
-	if p.f.Auxiliary, err = list(aux); err != nil {
-		return err
-	}
-	if soname.ok {
-		if p.f.Soname, err = str(soname.val); err != nil {
-			return err
-		}
-	}
-	if rpath.ok {
-		s, err := str(rpath.val)
-		if err != nil {
-			return err
-		}
-		p.f.RPath = strings.Split(s, ":")
-	}
-	if runpath.ok {
-		s, err := str(runpath.val)
-		if err != nil {
-			return err
-		}
-		p.f.RunPath = strings.Split(s, ":")
-	}
-	return nil
+	return t
 }
 
-// strRef is a dynamic entry's value and whether the entry was present.
-type strRef struct {
-	val uint64
-	ok  bool
+// dynamicStrings reads the strings the entries in t point to into the
+// File.
+func (p *parser) dynamicStrings(t *dynamicTable) error {
+	if !t.strtab.ok || !t.strsz.ok {
+		return errors.New("malformed ELF file: dynamic strings without DT_STRTAB or DT_STRSZ")
+	}
+	base, ok := p.fileOffset(t.strtab.val, t.strsz.val)
+	if !ok {
+		return fmt.Errorf("malformed ELF file: DT_STRTAB %#x size %#x is not in a PT_LOAD segment", t.strtab.val, t.strsz.val)
+	}
+	s := stringTable{p: p, base: base, size: t.strsz.val}
+	var err error
+	f := p.f
+	if f.Needed, err = s.list(t.needed); err != nil {
+		return err
+	}
+	if f.Filter, err = s.list(t.filter); err != nil {
+		return err
+	}
+	if f.Auxiliary, err = s.list(t.aux); err != nil {
+		return err
+	}
+	if t.soname.ok {
+		if f.Soname, err = s.at(t.soname.val); err != nil {
+			return err
+		}
+	}
+	if f.RPath, err = s.searchPath(t.rpath); err != nil {
+		return err
+	}
+	f.RunPath, err = s.searchPath(t.runpath)
+	return err
 }
 
 // fileOffset maps the virtual address range [addr, addr+size) to a file
@@ -394,15 +388,22 @@ func (p *parser) fileOffset(addr, size uint64) (uint64, bool) {
 	return 0, false
 }
 
-// dynString reads the NUL-terminated string at off in the string table at
-// file offset base, growing the read until the NUL is found.
-func (p *parser) dynString(base, size, off uint64) (string, error) {
-	if off >= size {
-		return "", fmt.Errorf("malformed ELF file: dynamic string offset %#x beyond DT_STRSZ %#x", off, size)
+// stringTable is the dynamic string table: size bytes at file offset
+// base. Its strings are read one at a time, never the whole table.
+type stringTable struct {
+	p          *parser
+	base, size uint64
+}
+
+// at reads the NUL-terminated string at off, growing the read until the
+// NUL is found.
+func (s stringTable) at(off uint64) (string, error) {
+	if off >= s.size {
+		return "", fmt.Errorf("malformed ELF file: dynamic string offset %#x beyond DT_STRSZ %#x", off, s.size)
 	}
-	limit := min(size-off, maxStringSize)
+	limit := min(s.size-off, maxStringSize)
 	for n := min(uint64(256), limit); ; n = min(n*4, limit) {
-		b, err := p.readAt(n, base+off, "dynamic string table")
+		b, err := s.p.readAt(n, s.base+off, "dynamic string table")
 		if err != nil {
 			return "", err
 		}
@@ -413,6 +414,32 @@ func (p *parser) dynString(base, size, off uint64) (string, error) {
 			return "", fmt.Errorf("malformed ELF file: dynamic string at offset %#x is not terminated", off)
 		}
 	}
+}
+
+// list reads the strings at offs, in order.
+func (s stringTable) list(offs []uint64) ([]string, error) {
+	var out []string
+	for _, off := range offs {
+		str, err := s.at(off)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, str)
+	}
+	return out, nil
+}
+
+// searchPath reads a DT_RPATH or DT_RUNPATH value split at ':': nil when
+// the entry is absent, non-nil (even for an empty string) when present.
+func (s stringTable) searchPath(v dynValue) ([]string, error) {
+	if !v.ok {
+		return nil, nil
+	}
+	str, err := s.at(v.val)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(str, ":"), nil
 }
 
 // readNotes collects every note. Sections are used when the file has note
