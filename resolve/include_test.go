@@ -152,3 +152,29 @@ func TestShippedFragments(t *testing.T) {
 		t.Error("Lookup reads a path")
 	}
 }
+
+// TestProgramEntries: a program entry names a command, found in systemd's
+// fixed PATH inside the root the way a unit's Exec= line finds it.
+func TestProgramEntries(t *testing.T) {
+	tr := newTree(t)
+	tr.write("/usr/sbin/cryptsetup", "#!/bin/sh\n", 0o755)
+	tr.write("/bin/sh", "", 0o755)
+	tr.write("/usr/bin/tool", "t", 0o755)
+	for _, tc := range []struct{ contents, want string }{
+		{`{"program": "cryptsetup"}`, "/usr/sbin/cryptsetup"},
+		{`{"program": "tool", "target": "/bin/t"}`, "/bin/t"},
+	} {
+		c := tr.mustResolve(`{"contents": [` + tc.contents + `]}`)
+		if e, ok := c.Lookup(tc.want); !ok || e.Kind != File || !strings.HasPrefix(e.Why, "manifest contents[0]") {
+			t.Errorf("%s: %s = %+v", tc.contents, tc.want, e)
+		}
+	}
+	_, err := tr.resolve(`{"contents": [{"program": "nosuch"}]}`)
+	if err == nil || !strings.Contains(err.Error(), `contents[0] (nosuch): program "nosuch" not found in /usr/local/sbin:`) {
+		t.Errorf("error = %v", err)
+	}
+	m, err := ParseManifest(strings.NewReader(`{"contents": [{"program": "/usr/bin/tool"}]}`), "m.json")
+	if err == nil || !strings.Contains(err.Error(), `program "/usr/bin/tool" is a path`) {
+		t.Errorf("a program given as a path: %v, %v", m, err)
+	}
+}

@@ -99,7 +99,10 @@ type Dlopen struct {
 // Content is one explicit entry of the manifest. Exactly one kind of
 // content is given: a source, a text, a symlink, or a type.
 type Content struct {
-	Source  string  `json:"source,omitempty"`
+	Source string `json:"source,omitempty"`
+	// Program is a command name, found in systemd's fixed PATH inside
+	// the root as a unit's Exec= line finds it, and copied as a source.
+	Program string  `json:"program,omitempty"`
 	Target  string  `json:"target,omitempty"`
 	Link    bool    `json:"link,omitempty"`
 	Text    *string `json:"text,omitempty"`
@@ -388,6 +391,9 @@ func (c *Content) kinds() []string {
 	if c.Source != "" {
 		k = append(k, "source")
 	}
+	if c.Program != "" {
+		k = append(k, "program")
+	}
 	if c.Text != nil {
 		k = append(k, "text")
 	}
@@ -406,7 +412,7 @@ func (c *Content) validate() error {
 	kinds := c.kinds()
 	switch {
 	case len(kinds) == 0:
-		return errors.New(`no "source", "text", "symlink" or "type"`)
+		return errors.New(`no "source", "program", "text", "symlink" or "type"`)
 	case len(kinds) > 1:
 		return fmt.Errorf("mixes %s: give one", strings.Join(kinds, " and "))
 	}
@@ -415,7 +421,10 @@ func (c *Content) validate() error {
 			return err
 		}
 	}
-	if c.Target == "" && c.Source == "" {
+	if c.Program != "" && (strings.Contains(c.Program, "/") || strings.ContainsRune(c.Program, 0)) {
+		return fmt.Errorf("program %q is a path: give it as \"source\"", c.Program)
+	}
+	if c.Target == "" && c.Source == "" && c.Program == "" {
 		return errors.New(`"target" is required`)
 	}
 	if c.Target != "" {
@@ -486,6 +495,9 @@ func (c *Content) describe() string {
 	p := c.Target
 	if p == "" {
 		p = c.Source
+	}
+	if p == "" {
+		p = c.Program
 	}
 	if c.origin != "" {
 		return fmt.Sprintf("%s contents[%d] (%s)", c.origin, c.index, p)

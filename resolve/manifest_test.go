@@ -17,7 +17,7 @@ func TestParseManifestErrors(t *testing.T) {
 		{"unknown entry field", `{"contents": [{"source": "/a", "mod": "0644"}]}`, `unknown field "mod"`},
 		{"trailing", `{} x`, "line 1, column 4: unexpected data after the JSON value"},
 		{"wrong type", `{"contents": [{"source": 3}]}`, "line 1, column 26: contents.source: a JSON number cannot be a string"},
-		{"no kind", `{"contents": [{"target": "/a"}]}`, `contents[0]: no "source", "text", "symlink" or "type"`},
+		{"no kind", `{"contents": [{"target": "/a"}]}`, `contents[0]: no "source", "program", "text", "symlink" or "type"`},
 		{"mixed", `{"contents": [{"target": "/a", "text": "", "type": "dir"}]}`, "contents[0]: mixes text and type: give one"},
 		{"relative source", `{"contents": [{"source": "bin/sh"}]}`, `source "bin/sh" is not an absolute path`},
 		{"dotdot", `{"contents": [{"target": "/a/../b", "text": ""}]}`, `target "/a/../b" holds ".."`},

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strings"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/elfdeps"
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
+	"github.com/mkinitrd-ng/mkinitrd-ng/units"
 )
 
 // storeDirs returns the store directories, "/nix/store" by default.
@@ -61,9 +63,14 @@ func (r *resolver) fromManifest() ([]request, error) {
 	var errs []error
 	for i := range r.m.Contents {
 		c := &r.m.Contents[i]
+		source, err := r.sourceOf(c)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		dest := c.Target
 		if dest == "" {
-			dest = c.Source
+			dest = source
 		}
 		dest = cleanAbs(dest)
 		if prev, ok := byPath[dest]; ok {
@@ -80,7 +87,7 @@ func (r *resolver) fromManifest() ([]request, error) {
 			}
 			continue
 		}
-		q := request{path: c.Source, why: c.reason(), program: true, recurse: true,
+		q := request{path: source, why: c.reason(), program: true, recurse: true,
 			dlopen: r.m.policy(c), override: c}
 		if c.Link {
 			r.explicit[dest] = &Entry{Path: dest, Kind: Symlink, LinkTarget: cleanAbs(c.Source), Mode: 0o777, Why: q.why}
@@ -94,6 +101,18 @@ func (r *resolver) fromManifest() ([]request, error) {
 		return nil, joinSorted(errs)
 	}
 	return queue, nil
+}
+
+// sourceOf returns the path in the root that a content copies: its
+// source, or where its program is found.
+func (r *resolver) sourceOf(c *Content) (string, error) {
+	if c.Program == "" {
+		return c.Source, nil
+	}
+	if p := r.lookPath(c.Program); p != "" {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s: program %q not found in %s", c.describe(), c.Program, strings.Join(units.DefaultPath(), ":"))
 }
 
 // explicitEntry builds the entry of a content that needs no source.
