@@ -64,7 +64,71 @@ func ParseSpec(r io.Reader, getenv func(string) string) ([]SpecEntry, error) {
 	return entries, errors.Join(errs...)
 }
 
+// parseSpecLine parses one line of a spec. A line with nothing but blanks
+// and a comment gives a nil entry.
 func parseSpecLine(line string, getenv func(string) string) (*SpecEntry, error) {
+	l, t, err := splitSpecLine(line)
+	if l.kind == "" || err != nil {
+		return nil, err
+	}
+	e := &SpecEntry{}
+	h := &e.Header
+	h.Name = strings.TrimPrefix(l.args[0], "/")
+	if h.Mode, err = l.mode(t); err != nil {
+		return nil, err
+	}
+	if h.UID, h.GID, err = l.numbers(t.modeAt+1, [2]string{"uid", "gid"}); err != nil {
+		return nil, err
+	}
+	h.NLink = 1
+	switch l.kind {
+	case "file":
+		e.Source = expandEnv(l.args[1], getenv)
+		for _, name := range l.args[5:] {
+			e.Links = append(e.Links, strings.TrimPrefix(name, "/"))
+		}
+		h.NLink = uint32(1 + len(e.Links))
+	case "slink":
+		h.Linkname = l.args[1]
+	case "nod":
+		if h.RDevMajor, h.RDevMinor, err = l.numbers(5, [2]string{"major", "minor"}); err != nil {
+			return nil, err
+		}
+	case "dir", "pipe", "sock":
+		h.NLink = 2 // gen_init_cpio's cpio_mkgeneric
+	}
+	return e, nil
+}
+
+// specType is what a spec line's type word says about the line.
+type specType struct {
+	nargs  int    // fields after the type word; a file line may add hard links
+	typ    uint32 // the file type; a nod line's b or c field may change it
+	modeAt int    // the field of the mode, which uid and gid follow
+}
+
+// specTypes are the type words of a spec. The mode follows the name, or
+// the name and a location or target.
+var specTypes = map[string]specType{
+	"file":  {nargs: 5, typ: TypeReg, modeAt: 2},
+	"dir":   {nargs: 4, typ: TypeDir, modeAt: 1},
+	"nod":   {nargs: 7, typ: TypeChar, modeAt: 1},
+	"slink": {nargs: 5, typ: TypeSymlink, modeAt: 2},
+	"pipe":  {nargs: 4, typ: TypeFIFO, modeAt: 1},
+	"sock":  {nargs: 4, typ: TypeSocket, modeAt: 1},
+}
+
+// specLine is a spec line split into fields: its type word, and the
+// fields after it, of which the first is the name.
+type specLine struct {
+	kind string
+	args []string
+}
+
+// splitSpecLine splits line into fields, without its comment, and checks
+// its type word and number of fields. A line without fields has an empty
+// kind.
+func splitSpecLine(line string) (specLine, specType, error) {
 	f := strings.Fields(line)
 	for i, s := range f {
 		if strings.HasPrefix(s, "#") {
@@ -73,81 +137,60 @@ func parseSpecLine(line string, getenv func(string) string) (*SpecEntry, error) 
 		}
 	}
 	if len(f) == 0 {
-		return nil, nil
+		return specLine{}, specType{}, nil
 	}
-	kind, args := f[0], f[1:]
-	nargs := map[string]int{"file": 5, "dir": 4, "nod": 7, "slink": 5, "pipe": 4, "sock": 4}[kind]
-	if nargs == 0 {
-		return nil, fmt.Errorf("unknown type %q (want file, dir, nod, slink, pipe or sock)", kind)
+	l := specLine{kind: f[0], args: f[1:]}
+	t, ok := specTypes[l.kind]
+	if !ok {
+		return specLine{}, specType{}, fmt.Errorf("unknown type %q (want file, dir, nod, slink, pipe or sock)", l.kind)
 	}
-	if len(args) < nargs || len(args) > nargs && kind != "file" {
-		return nil, fmt.Errorf("%s: %d fields, want %d", kind, len(args), nargs)
+	if len(l.args) < t.nargs || len(l.args) > t.nargs && l.kind != "file" {
+		return specLine{}, specType{}, fmt.Errorf("%s: %d fields, want %d", l.kind, len(l.args), t.nargs)
 	}
-	e := &SpecEntry{}
-	h := &e.Header
-	h.Name = strings.TrimPrefix(args[0], "/")
-	// mode, uid and gid follow the name, or the name and a location or
-	// target.
-	modeArg, ids := args[1], args[2:4]
-	if kind == "file" || kind == "slink" {
-		modeArg, ids = args[2], args[3:5]
-	}
-	mode, err := strconv.ParseUint(modeArg, 8, 32)
+	return l, t, nil
+}
+
+// errorf is an error about the line, which names its type and name.
+func (l specLine) errorf(format string, args ...any) error {
+	return fmt.Errorf("%s %s: %s", l.kind, l.args[0], fmt.Sprintf(format, args...))
+}
+
+// mode returns the Header mode of a line of type t: its octal mode field,
+// permission bits that may repeat the file type, with the type set.
+func (l specLine) mode(t specType) (uint32, error) {
+	field := l.args[t.modeAt]
+	mode, err := strconv.ParseUint(field, 8, 32)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: mode %q is not octal", kind, args[0], modeArg)
+		return 0, l.errorf("mode %q is not octal", field)
 	}
-	typ := map[string]uint32{"file": TypeReg, "dir": TypeDir, "nod": TypeChar, "slink": TypeSymlink,
-		"pipe": TypeFIFO, "sock": TypeSocket}[kind]
-	if kind == "nod" {
-		switch args[4] {
+	typ := t.typ
+	if l.kind == "nod" {
+		switch l.args[4] {
 		case "b":
 			typ = TypeBlock
 		case "c":
 		default:
-			return nil, fmt.Errorf("nod %s: device type %q, want b or c", args[0], args[4])
+			return 0, l.errorf("device type %q, want b or c", l.args[4])
 		}
 	}
-	if t := uint32(mode) & TypeMask; uint32(mode)&^(TypeMask|ModePerm) != 0 || t != 0 && t != typ {
-		return nil, fmt.Errorf("%s %s: mode %s is not a %s's permission bits", kind, args[0], modeArg, typeName(typ))
+	if ft := uint32(mode) & TypeMask; uint32(mode)&^(TypeMask|ModePerm) != 0 || ft != 0 && ft != typ {
+		return 0, l.errorf("mode %s is not a %s's permission bits", field, typeName(typ))
 	}
-	h.Mode = typ | uint32(mode)&ModePerm
-	for i, s := range ids {
-		v, err := strconv.ParseUint(s, 10, 32)
+	return typ | uint32(mode)&ModePerm, nil
+}
+
+// numbers parses the two decimal fields at i, named names (uid and gid,
+// or major and minor).
+func (l specLine) numbers(i int, names [2]string) (a, b uint32, err error) {
+	var v [2]uint32
+	for j, s := range l.args[i : i+2] {
+		n, err := strconv.ParseUint(s, 10, 32)
 		if err != nil {
-			return nil, fmt.Errorf("%s %s: %s %q is not a non-negative number", kind, args[0], [2]string{"uid", "gid"}[i], s)
+			return 0, 0, l.errorf("%s %q is not a non-negative number", names[j], s)
 		}
-		if i == 0 {
-			h.UID = uint32(v)
-		} else {
-			h.GID = uint32(v)
-		}
+		v[j] = uint32(n)
 	}
-	h.NLink = 1
-	switch kind {
-	case "file":
-		e.Source = expandEnv(args[1], getenv)
-		for _, l := range args[5:] {
-			e.Links = append(e.Links, strings.TrimPrefix(l, "/"))
-		}
-		h.NLink = uint32(1 + len(e.Links))
-	case "slink":
-		h.Linkname = args[1]
-	case "nod":
-		for i, s := range args[5:7] {
-			v, err := strconv.ParseUint(s, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("nod %s: %s %q is not a non-negative number", args[0], [2]string{"major", "minor"}[i], s)
-			}
-			if i == 0 {
-				h.RDevMajor = uint32(v)
-			} else {
-				h.RDevMinor = uint32(v)
-			}
-		}
-	case "dir", "pipe", "sock":
-		h.NLink = 2 // gen_init_cpio's cpio_mkgeneric
-	}
-	return e, nil
+	return v[0], v[1], nil
 }
 
 // expandEnv replaces ${VAR} like gen_init_cpio's cpio_replace_env: left to

@@ -162,125 +162,166 @@ func (w *Writer) WriteHeader(h *Header) error {
 	if err := w.checkComplete(); err != nil {
 		return err
 	}
-	if w.align != 0 && (w.align < 4 || w.align&(w.align-1) != 0 || w.align > 1<<32) {
-		return fmt.Errorf("%w: data alignment %d is not a power of two >= 4", ErrHeader, w.align)
-	}
 	if err := w.validate(h); err != nil {
 		return err
 	}
+	r, err := w.layout(h)
+	if err != nil {
+		return err
+	}
+	w.buf = w.appendRecord(w.buf[:0], h, &r)
+	if err := w.write(w.buf); err != nil {
+		return err
+	}
+	return w.begin(h, &r)
+}
 
-	typ := h.Type()
-	size := h.Size
-	check := uint32(0)
-	var data string
-	switch typ {
+// record is an entry's header as the Writer writes it: the fields that
+// the Header leaves implicit, worked out by layout.
+type record struct {
+	typ      uint32
+	ino      uint32
+	nlink    uint32
+	size     int64     // the data size: for a symlink, its target and a NUL
+	check    uint32    // the checksum field: 0 unless a regular file is summed
+	namesize int64     // the name, its NUL and any NULs that align the data
+	namePad  int64     // the NULs after namesize that pad the name to 4 bytes
+	group    linkGroup // h.LinkKey's hard-link group, once the entry is in it
+}
+
+// layout works out h's record: its implicit fields, its inode number and
+// where its name ends. A hard link that does not match its group is an
+// error, and leaves the Writer as it was.
+func (w *Writer) layout(h *Header) (record, error) {
+	r := record{typ: h.Type(), size: h.Size, nlink: h.NLink}
+	switch r.typ {
 	case TypeSymlink:
-		data = h.Linkname + "\x00"
-		size = int64(len(data))
+		r.size = int64(len(h.Linkname)) + 1
 	case TypeReg:
-		if w.checksum && size > 0 {
-			check = h.Check
+		if w.checksum && r.size > 0 {
+			r.check = h.Check
 		}
 	}
-	nlink := h.NLink
-	if nlink == 0 {
-		nlink = 1
-		if typ == TypeDir {
-			nlink = 2
+	if r.nlink == 0 {
+		r.nlink = 1
+		if r.typ == TypeDir {
+			r.nlink = 2
 		}
 	}
+	if err := w.number(h, &r); err != nil {
+		return record{}, err
+	}
+	w.layoutName(h, &r)
+	return r, nil
+}
 
-	ino := w.nextIno
-	var group linkGroup
-	if h.LinkKey != "" {
-		g, ok := w.links[h.LinkKey]
-		switch {
-		case !ok:
-			g = linkGroup{first: h.Name, ino: ino, typ: typ, nlink: nlink}
-		case g.typ != typ:
-			return fmt.Errorf("%w: %s: hard link to %s: %s vs %s (the kernel links only entries of the same type)",
-				ErrHeader, h.Name, g.first, typeName(typ), typeName(g.typ))
-		case g.nlink < 2 || nlink != g.nlink:
-			return fmt.Errorf("%w: %s: hard link to %s: nlink %d vs %d; every name needs the same NLink >= 2 (the kernel links only entries with nlink >= 2)",
-				ErrHeader, h.Name, g.first, nlink, g.nlink)
-		default:
-			ino = g.ino
-		}
-		group = g
+// number gives r its inode number: the next one, or for a later name of
+// a hard-link group the group's. The kernel links only entries of the
+// same type with the same nlink of at least 2, so a name that differs
+// from its group is an error.
+func (w *Writer) number(h *Header, r *record) error {
+	r.ino = w.nextIno
+	if h.LinkKey == "" {
+		return nil
 	}
+	g, ok := w.links[h.LinkKey]
+	switch {
+	case !ok:
+		g = linkGroup{first: h.Name, ino: r.ino, typ: r.typ, nlink: r.nlink}
+	case g.typ != r.typ:
+		return fmt.Errorf("%w: %s: hard link to %s: %s vs %s (the kernel links only entries of the same type)",
+			ErrHeader, h.Name, g.first, typeName(r.typ), typeName(g.typ))
+	case g.nlink < 2 || r.nlink != g.nlink:
+		return fmt.Errorf("%w: %s: hard link to %s: nlink %d vs %d; every name needs the same NLink >= 2 (the kernel links only entries with nlink >= 2)",
+			ErrHeader, h.Name, g.first, r.nlink, g.nlink)
+	default:
+		r.ino = g.ino
+	}
+	r.group = g
+	return nil
+}
 
-	namesize := int64(len(h.Name)) + 1
-	namePad := pad4(HeaderSize + namesize)
-	if w.align > 0 && typ == TypeReg && size > w.align {
-		// The same rule as gen_init_cpio -a: NULs inside namesize, so the
-		// kernel still sees a NUL-terminated name.
-		p := (w.align - (w.off+HeaderSize+namesize)%w.align) % w.align
-		if namesize+p <= PathMax {
-			namesize += p
-			namePad = 0
+// layoutName sets r's namesize and the padding after the name. With
+// WithDataAlign a regular file's name takes the NULs that align its data,
+// inside namesize as gen_init_cpio -a puts them, so that the kernel still
+// sees a NUL-terminated name; a name that would then exceed PathMax is
+// left unaligned.
+func (w *Writer) layoutName(h *Header, r *record) {
+	r.namesize = int64(len(h.Name)) + 1
+	r.namePad = pad4(HeaderSize + r.namesize)
+	if w.align > 0 && r.typ == TypeReg && r.size > w.align {
+		p := (w.align - (w.off+HeaderSize+r.namesize)%w.align) % w.align
+		if r.namesize+p <= PathMax {
+			r.namesize += p
+			r.namePad = 0
 		}
 	}
+}
 
-	b := w.buf[:0]
+// appendRecord appends h's record to b: the header, the name and its
+// padding, and for a symlink its data and padding.
+func (w *Writer) appendRecord(b []byte, h *Header, r *record) []byte {
+	b = w.appendFields(b, [...]uint32{r.ino, h.Mode, h.UID, h.GID, r.nlink, uint32(h.MTime), uint32(r.size),
+		devMajor, devMinor, h.RDevMajor, h.RDevMinor, uint32(r.namesize), r.check})
+	b = append(b, h.Name...)
+	b = append(b, make([]byte, r.namesize-int64(len(h.Name))+r.namePad)...)
+	if r.typ == TypeSymlink {
+		b = append(b, h.Linkname...)
+		b = append(b, 0)
+		b = append(b, make([]byte, pad4(r.size))...)
+	}
+	return b
+}
+
+// appendFields appends a header's magic and its thirteen fields, in
+// newc's order, to b.
+func (w *Writer) appendFields(b []byte, fields [13]uint32) []byte {
 	if w.checksum {
 		b = append(b, magicCheck...)
 	} else {
 		b = append(b, magicNewc...)
 	}
-	for _, v := range [...]uint32{ino, h.Mode, h.UID, h.GID, nlink, uint32(h.MTime), uint32(size),
-		devMajor, devMinor, h.RDevMajor, h.RDevMinor, uint32(namesize), check} {
+	for _, v := range fields {
 		b = appendHex8(b, v)
 	}
-	b = append(b, h.Name...)
-	b = append(b, make([]byte, namesize-int64(len(h.Name))+namePad)...)
-	if typ == TypeSymlink {
-		b = append(b, data...)
-		b = append(b, make([]byte, pad4(size))...)
-	}
-	w.buf = b
-	if err := w.write(b); err != nil {
-		return err
-	}
+	return b
+}
 
+// begin makes h, whose record is written, the current entry: it takes
+// the inode number and the hard-link group, fills in h's implicit fields
+// and waits for a regular file's data, or ends any other entry.
+func (w *Writer) begin(h *Header, r *record) error {
 	if h.LinkKey != "" {
-		w.links[h.LinkKey] = group
+		w.links[h.LinkKey] = r.group
 	}
-	if ino == w.nextIno {
+	if r.ino == w.nextIno {
 		w.nextIno++
 	}
-	h.Ino, h.DevMajor, h.DevMinor = ino, devMajor, devMinor
-	if typ == TypeSymlink {
-		h.Size = size
+	h.Ino, h.DevMajor, h.DevMinor = r.ino, devMajor, devMinor
+	if r.typ == TypeSymlink {
+		h.Size = r.size
 	}
-
 	w.name = h.Name
 	w.size, w.remaining = 0, 0
-	w.sum, w.want, w.verify = 0, check, w.checksum && typ == TypeReg
-	if typ == TypeReg && size > 0 {
-		w.size, w.remaining = size, size
+	w.sum, w.want, w.verify = 0, r.check, w.checksum && r.typ == TypeReg
+	if r.typ == TypeReg && r.size > 0 {
+		w.size, w.remaining = r.size, r.size
 		return nil
 	}
 	return w.boundary()
 }
 
-// validate checks everything about h that the Writer can check before
-// writing a byte.
+// validate checks the Writer's data alignment and everything about h
+// that the Writer can check before writing a byte, apart from the
+// hard-link group, which layout checks.
 func (w *Writer) validate(h *Header) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %q: %s", ErrHeader, h.Name, fmt.Sprintf(format, args...))
+	if w.align != 0 && (w.align < 4 || w.align&(w.align-1) != 0 || w.align > 1<<32) {
+		return fmt.Errorf("%w: data alignment %d is not a power of two >= 4", ErrHeader, w.align)
 	}
-	switch {
-	case h.Name == "":
-		return fmt.Errorf("%w: empty name", ErrHeader)
-	case strings.IndexByte(h.Name, 0) >= 0:
-		return bad("name contains a NUL byte")
-	case len(h.Name)+1 > PathMax:
-		return bad("name is %d bytes, longer than PATH_MAX (%d, counting the NUL)", len(h.Name), PathMax)
-	case h.Name[0] == '/':
-		return bad("name must be relative to the archive root (no leading /)")
-	case h.Name == Trailer:
-		return bad("name would end the archive")
+	if err := validateName(h); err != nil {
+		return err
 	}
+	bad := func(format string, args ...any) error { return headerError(h, format, args...) }
 	typ := h.Type()
 	switch typ {
 	case TypeReg, TypeDir, TypeSymlink, TypeChar, TypeBlock, TypeFIFO, TypeSocket:
@@ -325,6 +366,28 @@ func (w *Writer) validate(h *Header) error {
 		return bad("the kernel cannot hard-link a %s", typeName(typ))
 	}
 	return nil
+}
+
+// validateName checks h.Name: a relative path the kernel can create.
+func validateName(h *Header) error {
+	switch {
+	case h.Name == "":
+		return fmt.Errorf("%w: empty name", ErrHeader)
+	case strings.IndexByte(h.Name, 0) >= 0:
+		return headerError(h, "name contains a NUL byte")
+	case len(h.Name)+1 > PathMax:
+		return headerError(h, "name is %d bytes, longer than PATH_MAX (%d, counting the NUL)", len(h.Name), PathMax)
+	case h.Name[0] == '/':
+		return headerError(h, "name must be relative to the archive root (no leading /)")
+	case h.Name == Trailer:
+		return headerError(h, "name would end the archive")
+	}
+	return nil
+}
+
+// headerError is an ErrHeader that names h.
+func headerError(h *Header, format string, args ...any) error {
+	return fmt.Errorf("%w: %q: %s", ErrHeader, h.Name, fmt.Sprintf(format, args...))
 }
 
 // Write writes data of the current regular file. Writing more than the
@@ -423,15 +486,7 @@ func (w *Writer) Close() error {
 		return err
 	}
 	// gen_init_cpio's trailer: everything 0 but nlink 1 and namesize.
-	b := w.buf[:0]
-	if w.checksum {
-		b = append(b, magicCheck...)
-	} else {
-		b = append(b, magicNewc...)
-	}
-	for _, v := range [...]uint32{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, uint32(len(Trailer) + 1), 0} {
-		b = appendHex8(b, v)
-	}
+	b := w.appendFields(w.buf[:0], [...]uint32{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, uint32(len(Trailer) + 1), 0})
 	b = append(b, Trailer...)
 	b = append(b, make([]byte, 1+pad4(HeaderSize+int64(len(Trailer))+1))...)
 	end := w.off + int64(len(b))
