@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"iter"
+	"os"
 	"strings"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
@@ -26,19 +27,62 @@ func WriteArchive(ctx context.Context, w io.Writer, fsys *rootfs.FS, c *resolve.
 			}
 		}
 	}
-	return writeEntries(ctx, w, fsys, entries, hardLinks(entries), mtime)
+	return writeEntries(ctx, w, sources{fsys: fsys}, entries, hardLinks(entries), mtime)
+}
+
+// sources opens the files an archive copies from the tree, refusing the
+// build's own outputs.
+type sources struct {
+	fsys    *rootfs.FS
+	outputs []os.FileInfo // see Options.Outputs
+}
+
+// open opens a regular file of the tree: p itself when follow is false,
+// else what its symlinks lead to.
+func (s sources) open(p string, follow bool) (*os.File, os.FileInfo, error) {
+	open := s.fsys.OpenNoFollow
+	if follow {
+		open = s.fsys.Open
+	}
+	f, err := open(p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", p, unwrap(err))
+	}
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("%s: %w", p, err)
+	case !fi.Mode().IsRegular():
+		err = fmt.Errorf("%s: not a regular file", p)
+	case s.isOutput(fi):
+		err = fmt.Errorf("%s: %w", p, ErrInputIsOutput)
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+func (s sources) isOutput(fi os.FileInfo) bool {
+	for _, o := range s.outputs {
+		if os.SameFile(fi, o) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeEntries writes entries, in order, as WriteArchive does; links are
 // their hard-link groups.
-func writeEntries(ctx context.Context, w io.Writer, fsys *rootfs.FS, entries iter.Seq[*resolve.Entry], links map[string]*linkGroup, mtime int64) (int64, error) {
+func writeEntries(ctx context.Context, w io.Writer, src sources, entries iter.Seq[*resolve.Entry], links map[string]*linkGroup, mtime int64) (int64, error) {
 	cw := cpiogen.NewWriter(w)
 	var err error
 	for e := range entries {
 		if err = ctx.Err(); err != nil {
 			break
 		}
-		if err = writeEntry(cw, fsys, e, mtime, links[e.HardLink]); err != nil {
+		if err = writeEntry(cw, src, e, mtime, links[e.HardLink]); err != nil {
 			break
 		}
 	}
@@ -77,7 +121,7 @@ func hardLinks(entries iter.Seq[*resolve.Entry]) map[string]*linkGroup {
 	return groups
 }
 
-func writeEntry(cw *cpiogen.Writer, fsys *rootfs.FS, e *resolve.Entry, mtime int64, g *linkGroup) error {
+func writeEntry(cw *cpiogen.Writer, src sources, e *resolve.Entry, mtime int64, g *linkGroup) error {
 	h, err := header(e, mtime, g)
 	if err != nil {
 		return err
@@ -92,7 +136,7 @@ func writeEntry(cw *cpiogen.Writer, fsys *rootfs.FS, e *resolve.Entry, mtime int
 		_, err := cw.Write(e.Data)
 		return err
 	}
-	return copyFile(cw, fsys, e, h)
+	return copyFile(cw, src, e, h)
 }
 
 // header is the cpio header of e. Of a hard-link group's names, only the
@@ -122,19 +166,12 @@ func header(e *resolve.Entry, mtime int64, g *linkGroup) (*cpiogen.Header, error
 // copyFile streams a source file into the archive. A file whose size
 // changed since it was resolved is an error: the header already says how
 // many bytes follow, and an archive that disagrees with it is broken.
-func copyFile(cw *cpiogen.Writer, fsys *rootfs.FS, e *resolve.Entry, h *cpiogen.Header) error {
-	f, err := fsys.OpenNoFollow(e.Source)
+func copyFile(cw *cpiogen.Writer, src sources, e *resolve.Entry, h *cpiogen.Header) error {
+	f, fi, err := src.open(e.Source, false)
 	if err != nil {
-		return fmt.Errorf("%s: %w", e.Source, unwrap(err))
+		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("%s: %w", e.Source, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: is no longer a regular file", e.Source)
-	}
 	if e.Decompress {
 		return copyDecoded(cw, f, e, h)
 	}

@@ -1,6 +1,7 @@
 package mkinitrd
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -14,10 +15,17 @@ import (
 // WriteEarly writes the uncompressed segments that come before the main
 // archive: with "microcode", the CPU microcode where the kernel's early
 // loader looks for it (kernel/x86/microcode/*.bin, in the very first
-// cpio), then the manifest's "prepend" archives as they are.
+// cpio), then the manifest's "prepend" archives as they are. A prepend
+// file must be a regular file holding newc archives, each ended by a
+// TRAILER!!! record: anything else would make the kernel stop unpacking
+// there, or the next segment unreadable.
 func WriteEarly(w io.Writer, fsys *rootfs.FS, m *resolve.Manifest, mtime int64) error {
+	return writeEarly(w, sources{fsys: fsys}, m, mtime)
+}
+
+func writeEarly(w io.Writer, src sources, m *resolve.Manifest, mtime int64) error {
 	if m.Microcode {
-		files, err := kmod.Microcode(fsys)
+		files, err := kmod.Microcode(src.fsys)
 		if err != nil {
 			return err
 		}
@@ -28,27 +36,70 @@ func WriteEarly(w io.Writer, fsys *rootfs.FS, m *resolve.Manifest, mtime int64) 
 		}
 	}
 	for _, p := range m.Prepend {
-		if err := copyPrepend(w, fsys, p); err != nil {
-			return err
+		if err := copyPrepend(w, src, p); err != nil {
+			return fmt.Errorf("prepend %w", err)
 		}
 	}
 	return nil
 }
 
-// copyPrepend copies one archive and pads it with zeros to 4 bytes: the
-// kernel reads the next segment's magic only at a 4-byte boundary.
-func copyPrepend(w io.Writer, fsys *rootfs.FS, p string) error {
-	f, err := fsys.Open(p)
+// copyPrepend copies one archive, checking it as it goes, and pads it
+// with zeros to 4 bytes: the kernel reads the next segment's magic only
+// at a 4-byte boundary. Errors start with p.
+func copyPrepend(w io.Writer, src sources, p string) error {
+	f, fi, err := src.open(p, true)
 	if err != nil {
-		return fmt.Errorf("prepend %s: %w", p, unwrap(err))
+		return err
 	}
 	defer f.Close()
-	n, err := io.Copy(w, f)
-	if err != nil {
-		return fmt.Errorf("prepend %s: %w", p, err)
+	if fi.Size() == 0 {
+		return fmt.Errorf("%s: is empty, not a newc archive", p)
 	}
-	_, err = w.Write(make([]byte, (4-n%4)%4))
+	sw := &sinkWriter{w: w}
+	cw := &countWriter{w: sw}
+	err = checkNewc(bufio.NewReader(io.TeeReader(f, cw)))
+	if err := sw.own(err); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	_, err = w.Write(make([]byte, (4-cw.n%4)%4))
 	return err
+}
+
+// checkNewc reads newc archives to the end of r: each must end with a
+// TRAILER!!! record, and only zeros may come between and after them.
+func checkNewc(r *bufio.Reader) error {
+	for {
+		if err := skipZeros(r); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		cr := cpiogen.NewReader(r)
+		for {
+			_, err := cr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("not a newc archive ending with %s: %w", cpiogen.Trailer, err)
+			}
+		}
+	}
+}
+
+// skipZeros reads zero bytes up to the next other byte; io.EOF when the
+// input ends first.
+func skipZeros(r *bufio.Reader) error {
+	for {
+		b, err := r.Peek(1)
+		if err != nil {
+			return err
+		}
+		if b[0] != 0 {
+			return nil
+		}
+		r.ReadByte()
+	}
 }
 
 func writeMicrocode(w io.Writer, files []kmod.Generated, mtime int64) error {

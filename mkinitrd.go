@@ -2,8 +2,10 @@ package mkinitrd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -22,8 +24,9 @@ type Options struct {
 	Compressor compressors.Compressor
 	// MTime is every entry's modification time (SOURCE_DATE_EPOCH).
 	MTime int64
-	// Jobs bounds the concurrent work (0: GOMAXPROCS): files analysed
-	// and segments compressed at once. The output does not depend on it.
+	// Jobs bounds the concurrent work (0: GOMAXPROCS; at most
+	// compressors.MaxJobs): files analysed and segments compressed at
+	// once. The output does not depend on it.
 	Jobs int
 	// SegmentSize is the uncompressed size of the independently compressed
 	// segments of the archive (0: compressors.DefaultSegmentSize). The
@@ -37,6 +40,25 @@ type Options struct {
 	KernelVersion string
 	// Strict makes any warning an error, before anything is written.
 	Strict bool
+	// Outputs are the existing files the caller writes the build to. A
+	// source or prepend archive that is one of them (by device and inode)
+	// is an error wrapping ErrInputIsOutput: the build would read what it
+	// is replacing.
+	Outputs []os.FileInfo
+	// Resolved, when set, is called by Build once the closure is
+	// resolved, before anything is written to w; its error stops the
+	// build. A caller creates its output file there: a source directory
+	// that holds the output is listed before, without the temporary file.
+	Resolved func() error
+}
+
+// ErrInputIsOutput is the error of a build that would read one of its
+// own outputs.
+var ErrInputIsOutput = errors.New("mkinitrd: an input is an output of this build")
+
+// resolveOptions are the options of the resolver.
+func (o Options) resolveOptions() resolve.Options {
+	return resolve.Options{Jobs: min(o.Jobs, compressors.MaxJobs()), AllowMissing: o.AllowMissing, KernelVersion: o.KernelVersion}
 }
 
 // Result describes a finished build.
@@ -87,7 +109,7 @@ func Resolve(m *resolve.Manifest, opts Options) (*resolve.Closure, error) {
 		return nil, err
 	}
 	defer fsys.Close()
-	c, err := resolve.Resolve(m, fsys, resolve.Options{Jobs: opts.Jobs, AllowMissing: opts.AllowMissing, KernelVersion: opts.KernelVersion})
+	c, err := resolve.Resolve(m, fsys, opts.resolveOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -95,19 +117,22 @@ func Resolve(m *resolve.Manifest, opts Options) (*resolve.Closure, error) {
 }
 
 // Build resolves m and writes the compressed initrd to w. Nothing is
-// written to w when resolution fails. ctx stops a build between entries.
+// written to w before resolution succeeds (see Options.Resolved). ctx
+// stops a build between entries, and stops external compressors (see
+// compressors.WithContext).
 func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) (*Result, error) {
 	comp, err := Compressor(m, opts)
 	if err != nil {
 		return nil, err
 	}
+	comp = compressors.WithContext(comp, ctx)
 	fsys, err := OpenRoot(m, opts)
 	if err != nil {
 		return nil, err
 	}
 	defer fsys.Close()
 	start := time.Now()
-	closure, err := resolve.ResolvePacked(m, fsys, resolve.Options{Jobs: opts.Jobs, AllowMissing: opts.AllowMissing, KernelVersion: opts.KernelVersion})
+	closure, err := resolve.ResolvePacked(m, fsys, opts.resolveOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +146,7 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 	// closure's []Entry and the compressors' buffers are then not live at
 	// once (50,000 entries take 12 MB as []Entry, 0.8 MB packed).
 	// The Result gets them back once the compressors are done.
-	segOpts := compressors.SegmentOptions{Size: opts.SegmentSize, Jobs: opts.Jobs}
+	segOpts := compressors.SegmentOptions{Size: opts.SegmentSize, Jobs: min(opts.Jobs, compressors.MaxJobs())}
 	if segOpts.Size == 0 {
 		segOpts.Size = compressors.DefaultSegmentSize
 	}
@@ -131,11 +156,15 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 		return nil, err
 	}
 	closure.Entries = nil
-	counted := &countWriter{w: w}
-	if err := WriteEarly(counted, fsys, m, opts.MTime); err != nil {
+	if err := resolved(ctx, opts); err != nil {
 		return nil, err
 	}
-	n, err := writePieces(ctx, counted, fsys, pieces, links, opts.MTime, comp, segOpts)
+	counted := &countWriter{w: w}
+	src := sources{fsys: fsys, outputs: opts.Outputs}
+	if err := writeEarly(counted, src, m, opts.MTime); err != nil {
+		return nil, err
+	}
+	n, err := writePieces(ctx, counted, src, pieces, links, opts.MTime, comp, segOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -147,6 +176,18 @@ func Build(ctx context.Context, m *resolve.Manifest, w io.Writer, opts Options) 
 	res.Closure = &resolve.Closure{Entries: unpackPieces(pieces), Warnings: closure.Warnings}
 	res.Uncompressed, res.Written, res.ArchiveTime = n, counted.n, time.Since(start)
 	return res, nil
+}
+
+// resolved is the moment between resolving and writing: a stopped build
+// ends here, and Options.Resolved runs.
+func resolved(ctx context.Context, opts Options) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if opts.Resolved != nil {
+		return opts.Resolved()
+	}
+	return nil
 }
 
 type countWriter struct {

@@ -11,7 +11,6 @@ import (
 	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
 	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
 	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
-	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
 
 // piece is one segment of the archive, planned before any of it is
@@ -59,7 +58,7 @@ func planPieces(entries iter.Seq[*resolve.Entry], links map[string]*linkGroup, m
 
 // writePieces compresses the planned pieces into w, each piece written by
 // its compressor's worker, and returns the archive's length.
-func writePieces(ctx context.Context, w io.Writer, fsys *rootfs.FS, pieces []piece, links map[string]*linkGroup, mtime int64, comp compressors.Compressor, opts compressors.SegmentOptions) (int64, error) {
+func writePieces(ctx context.Context, w io.Writer, src sources, pieces []piece, links map[string]*linkGroup, mtime int64, comp compressors.Compressor, opts compressors.SegmentOptions) (int64, error) {
 	// Buffered so that headers and padding do not cost a system call
 	// each on a compressor's pipe; pooled, as a large tree has hundreds
 	// of pieces.
@@ -68,25 +67,94 @@ func writePieces(ctx context.Context, w io.Writer, fsys *rootfs.FS, pieces []pie
 	err := compressors.WriteSegments(w, comp, opts, len(pieces), func(i int, zw io.Writer) error {
 		bw := bufs.Get().(*bufio.Writer)
 		defer bufs.Put(bw)
-		bw.Reset(zw)
-		cw := cpiogen.NewWriterAt(bw, pieces[i].start)
-		for e := range pieces[i].entries.All() {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := writeEntry(cw, fsys, e, mtime, links[e.HardLink]); err != nil {
-				return err
-			}
+		sink := &sinkWriter{w: zw}
+		bw.Reset(sink)
+		last := i == len(pieces)-1
+		n, err := writePiece(ctx, bw, src, pieces[i], last, links, mtime)
+		if err == nil {
+			err = bw.Flush()
 		}
-		if i == len(pieces)-1 {
-			if err := cw.Close(); err != nil {
-				return err
-			}
-			length = cw.Offset()
+		if last {
+			length = n
 		}
-		return bw.Flush()
+		return sink.own(err)
 	})
 	return length, err
+}
+
+// writePiece writes a piece's entries to w and, for the last piece, the
+// trailer. It returns the archive's offset at the piece's end.
+func writePiece(ctx context.Context, w io.Writer, src sources, p piece, last bool, links map[string]*linkGroup, mtime int64) (int64, error) {
+	cw := cpiogen.NewWriterAt(w, p.start)
+	for e := range p.entries.All() {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if err := writeEntry(cw, src, e, mtime, links[e.HardLink]); err != nil {
+			return 0, err
+		}
+	}
+	if last {
+		if err := cw.Close(); err != nil {
+			return 0, err
+		}
+	}
+	return cw.Offset(), nil
+}
+
+// sinkWriter passes writes on to a compressor and keeps its first error.
+// The archive writer puts the entry it was writing in front of such an
+// error, and copyFile the source, though neither has anything to do
+// with a failing compressor or a full disk: own takes the error back.
+type sinkWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *sinkWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// ReadFrom keeps the compressor's ReadFrom, which reads file data into
+// its own buffers; an error of reading r is not the compressor's.
+func (s *sinkWriter) ReadFrom(r io.Reader) (int64, error) {
+	rf, ok := s.w.(io.ReaderFrom)
+	if !ok {
+		return io.Copy(struct{ io.Writer }{s}, r)
+	}
+	er := &errReader{r: r}
+	n, err := rf.ReadFrom(er)
+	if err != nil && er.err == nil && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// own returns the compressor's error in place of err, which carries it
+// with unrelated names in front.
+func (s *sinkWriter) own(err error) error {
+	if err != nil && s.err != nil {
+		return s.err
+	}
+	return err
+}
+
+// errReader keeps the first error of reading r.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // unpackPieces returns the entries of every piece, in order.

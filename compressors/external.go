@@ -2,6 +2,7 @@ package compressors
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // External returns a compressor that runs argv[0] with the arguments
@@ -38,6 +41,7 @@ type external struct {
 	env   []string // the program's environment; nil inherits ours
 	ext   string
 	magic []byte
+	ctx   context.Context // stops the program; nil for never (see WithContext)
 }
 
 func (c *external) Name() string  { return CmdPrefix + c.line }
@@ -47,18 +51,66 @@ func (c *external) Magic() []byte { return bytes.Clone(c.magic) }
 // String is the command line, for messages.
 func (c *external) String() string { return c.line }
 
-// NewWriter starts the program. Its stdout is w itself: when w is an
-// *os.File the program writes to it directly, otherwise os/exec copies the
-// output to w, and Close waits for that copy. Data already buffered in w
-// must be flushed by the caller first.
+// withContext returns a copy of c whose programs ctx stops.
+func (c *external) withContext(ctx context.Context) *external {
+	cc := *c
+	cc.ctx = ctx
+	return &cc
+}
+
+// Errors about what a program gave back.
+var (
+	ErrNoOutput      = errors.New("compressors: the program wrote nothing")
+	ErrUnknownOutput = errors.New("compressors: the program's output is not a compressed format the kernel unpacks, nor a newc archive")
+)
+
+// Interrupted is the cause to cancel a WithContext context with when a
+// signal stops the caller: the programs get the same signal. Any other
+// cause stops them with SIGTERM.
+type Interrupted struct{ Signal syscall.Signal }
+
+func (e Interrupted) Error() string { return "interrupted by " + e.Signal.String() }
+
+// WithContext returns c bound to ctx: the programs it runs are stopped
+// when ctx is done, whole process groups, so that nothing they started
+// outlives them. A compressor that runs no program is returned as is.
+func WithContext(c Compressor, ctx context.Context) Compressor {
+	switch c := c.(type) {
+	case *external:
+		return c.withContext(ctx)
+	case *cliEngine:
+		cc := *c
+		cc.external = c.external.withContext(ctx)
+		return &cc
+	}
+	return c
+}
+
+// stopGrace is how long a stopped program has to exit after its signal
+// before its process group is killed.
+const stopGrace = 2 * time.Second
+
+// NewWriter starts the program in a process group of its own, feeding it
+// on a pipe. Its output is copied to w and checked when it exits (see
+// cmdWriter.Close). Data already buffered in w must be flushed by the
+// caller first.
 func (c *external) NewWriter(w io.Writer) (io.WriteCloser, error) {
 	if w == nil {
 		return nil, errors.New("compressors: NewWriter with a nil writer")
 	}
-	cmd := exec.Command(c.path, c.argv[1:]...)
+	ctx := c.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cmd := exec.CommandContext(ctx, c.path, c.argv[1:]...)
 	cmd.Args[0] = c.argv[0]
 	cmd.Env = c.env
-	cmd.Stdout = w
+	// A group of its own, so that a signal reaches what it starts too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, stopSignal(ctx)) }
+	cmd.WaitDelay = stopGrace
+	out := &checkedOutput{w: w}
+	cmd.Stdout = out
 	stderr := &tailBuffer{max: stderrTail}
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
@@ -68,7 +120,45 @@ func (c *external) NewWriter(w io.Writer) (io.WriteCloser, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("compressor %q: cannot start: %w", c.line, err)
 	}
-	return &cmdWriter{line: c.line, cmd: cmd, stdin: stdin, stderr: stderr}, nil
+	return &cmdWriter{line: c.line, cmd: cmd, stdin: stdin, stderr: stderr, out: out}, nil
+}
+
+// stopSignal is the signal that stops the programs of a done ctx.
+func stopSignal(ctx context.Context) syscall.Signal {
+	var in Interrupted
+	if errors.As(context.Cause(ctx), &in) {
+		return in.Signal
+	}
+	return syscall.SIGTERM
+}
+
+// checkedOutput passes a program's output on and keeps what is needed to
+// judge it: its length and first bytes. os/exec writes it from one
+// goroutine, and Wait returns after the last write.
+type checkedOutput struct {
+	w    io.Writer
+	n    int64
+	head []byte // the first DetectLen bytes
+}
+
+func (o *checkedOutput) Write(p []byte) (int, error) {
+	if k := min(DetectLen-len(o.head), len(p)); k > 0 {
+		o.head = append(o.head, p[:k]...)
+	}
+	n, err := o.w.Write(p)
+	o.n += int64(n)
+	return n, err
+}
+
+// check returns why the output is not an archive the kernel unpacks.
+func (o *checkedOutput) check() error {
+	switch {
+	case o.n == 0:
+		return ErrNoOutput
+	case Detect(o.head) == "":
+		return fmt.Errorf("%w: it starts with %q", ErrUnknownOutput, o.head)
+	}
+	return nil
 }
 
 // stderrTail bounds how much of a command's stderr is kept: only its last
@@ -81,6 +171,7 @@ type cmdWriter struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stderr *tailBuffer
+	out    *checkedOutput
 	done   bool
 	err    error // the result of finish, returned by every later Close
 }
@@ -96,13 +187,15 @@ func (w *cmdWriter) Write(p []byte) (int, error) {
 		if ferr := w.finish(); ferr != nil {
 			return n, ferr
 		}
-		return n, fmt.Errorf("compressor %q: %w", w.line, err)
+		return n, fmt.Errorf("compressor %q: exited before reading all its input: %w", w.line, err)
 	}
 	return n, nil
 }
 
 // Close ends the program's input, waits for it to exit, and reports a
 // failure with the command, its exit status and its last line of stderr.
+// A program that exits 0 must have written a compressed stream (or a
+// newc archive): nothing, or bytes of no known format, is an error.
 func (w *cmdWriter) Close() error {
 	if w.done {
 		return w.err
@@ -114,6 +207,11 @@ func (w *cmdWriter) finish() error {
 	w.done = true
 	cerr := w.stdin.Close()
 	err := w.cmd.Wait()
+	// What the program started may still run, stopped or not: nothing
+	// of its process group outlives it. The id of a group that has no
+	// member left is free again only once pids wrap around, as the
+	// kernel hands them out in turn.
+	syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
 	var exitErr *exec.ExitError
 	switch {
 	case errors.As(err, &exitErr):
@@ -126,6 +224,10 @@ func (w *cmdWriter) finish() error {
 		w.err = fmt.Errorf("compressor %q: %w", w.line, err)
 	case cerr != nil && !errors.Is(cerr, io.ErrClosedPipe):
 		w.err = fmt.Errorf("compressor %q: %w", w.line, cerr)
+	default:
+		if err := w.out.check(); err != nil {
+			w.err = fmt.Errorf("compressor %q: %w", w.line, err)
+		}
 	}
 	return w.err
 }

@@ -2,12 +2,18 @@ package compressors
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestExternalGzip(t *testing.T) {
@@ -252,4 +258,117 @@ func TestJoinCommand(t *testing.T) {
 	if got := mustTool(t, out, "gzip", "-dc"); string(got) != "round trip" {
 		t.Errorf("got %q", got)
 	}
+}
+
+// TestExternalOutputChecked: a program that exits 0 must have written a
+// stream the kernel unpacks (or a newc archive); nothing, or bytes of no
+// known format, is an error.
+func TestExternalOutputChecked(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error // nil: accepted
+	}{
+		{`cmd:sh -c 'cat >/dev/null'`, ErrNoOutput},
+		{"cmd:true", ErrNoOutput},
+		{`cmd:sh -c 'cat >/dev/null; printf garbage!'`, ErrUnknownOutput},
+		{"cmd:lz4 -c", ErrUnknownOutput}, // the frame format, which the kernel does not read
+		{"cmd:lz4 -l -c", nil},
+		{"cmd:gzip -n", nil},
+		{"cmd:cat", nil}, // "070701...": a newc archive, uncompressed
+	}
+	for _, tt := range tests {
+		c := lookup(t, tt.name, 0)
+		w, err := c.NewWriter(io.Discard)
+		if err != nil {
+			t.Fatalf("%s: NewWriter: %v", tt.name, err)
+		}
+		w.Write([]byte("070701 an archive, as far as the magic goes"))
+		err = w.Close()
+		if !errors.Is(err, tt.err) || (err == nil) != (tt.err == nil) {
+			t.Errorf("%s: Close = %v, want %v", tt.name, err, tt.err)
+		}
+		if err != nil && !strings.Contains(err.Error(), `compressor "`+strings.TrimPrefix(tt.name, "cmd:")+`"`) {
+			t.Errorf("%s: error %q does not name the command", tt.name, err)
+		}
+	}
+}
+
+// TestExternalStoppedByContext: cancelling the context of WithContext
+// sends the cause's signal to the program's whole process group, and
+// nothing of the group outlives Close.
+func TestExternalStoppedByContext(t *testing.T) {
+	tests := []struct {
+		cause error
+		want  string // the shell's trap prints it
+	}{
+		{Interrupted{syscall.SIGINT}, "INT"},
+		{Interrupted{syscall.SIGHUP}, "HUP"},
+		{errors.New("other"), "TERM"},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		pids, got := filepath.Join(dir, "pids"), filepath.Join(dir, "got")
+		script := fmt.Sprintf(`for s in INT HUP TERM; do trap "echo $s > %s; exit 1" $s; done; sleep 300 & echo $! > %s; wait`, got, pids)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		c := WithContext(lookup(t, "cmd:sh -c '"+script+"'", 0), ctx)
+		w, err := c.NewWriter(io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFile(t, pids)
+		cancel(tt.cause)
+		if err := w.Close(); err == nil {
+			t.Errorf("%v: Close succeeded", tt.cause)
+		}
+		if b, _ := os.ReadFile(got); strings.TrimSpace(string(b)) != tt.want {
+			t.Errorf("%v: the program got %q, want %s", tt.cause, b, tt.want)
+		}
+		b, _ := os.ReadFile(pids)
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if pid > 0 && running(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("%v: the program's child %d outlived it", tt.cause, pid)
+		}
+	}
+}
+
+// TestExternalLeftoversKilled: what a program leaves running in its
+// process group when it exits is killed.
+func TestExternalLeftoversKilled(t *testing.T) {
+	pids := filepath.Join(t.TempDir(), "pids")
+	c := lookup(t, fmt.Sprintf(`cmd:sh -c 'sleep 300 >/dev/null 2>&1 & echo $! > %s; gzip -n'`, pids), 0)
+	compress(t, c, []byte("data"))
+	b, _ := os.ReadFile(pids)
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid == 0 || running(pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the program's child %d outlived it", pid)
+	}
+}
+
+func waitFile(t *testing.T, p string) {
+	t.Helper()
+	for range 500 {
+		if b, _ := os.ReadFile(p); bytes.HasSuffix(b, []byte("\n")) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s never written", p)
+}
+
+// running reports whether pid runs, within a second: a zombie has ended,
+// and a killed process needs a moment to become one.
+func running(pid int) bool {
+	for range 100 {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return false
+		}
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
 }

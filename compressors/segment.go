@@ -26,10 +26,15 @@ type SegmentOptions struct {
 	// at the next entry boundary (0: DefaultSegmentSize). The output depends
 	// on it, so it is a fixed number and never derived from the machine.
 	Size int
-	// Jobs is the number of segments compressed at once (0: GOMAXPROCS).
-	// The output does not depend on it.
+	// Jobs is the number of segments compressed at once (0: GOMAXPROCS;
+	// at most MaxJobs). The output does not depend on it.
 	Jobs int
 }
+
+// MaxJobs is the most jobs that are worth running: four per CPU, to cover
+// waiting on disks and pipes, and no more than 256. Every job holds
+// buffers and an encoder, so an unbounded number runs out of memory.
+func MaxJobs() int { return min(4*runtime.NumCPU(), 256) }
 
 // chunkSize is the unit in which input travels from the writer to the
 // segment workers, and the size of the reads ReadFrom makes: large enough
@@ -113,6 +118,7 @@ func (opts SegmentOptions) check(w io.Writer) (SegmentOptions, error) {
 	if opts.Jobs == 0 {
 		opts.Jobs = runtime.GOMAXPROCS(0)
 	}
+	opts.Jobs = min(opts.Jobs, MaxJobs())
 	return opts, nil
 }
 

@@ -73,3 +73,33 @@ func TestWriteSegmentsErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestJobsCapped: an absurd number of jobs is capped at MaxJobs, not
+// allocated, by both segmenting writers.
+func TestJobsCapped(t *testing.T) {
+	if m := MaxJobs(); m < 1 || m > 256 {
+		t.Fatalf("MaxJobs() = %d, want 1-256", m)
+	}
+	opts := SegmentOptions{Jobs: 1<<31 - 1}
+	for _, name := range []string{"gzip", "lz4", "none"} {
+		c := lookup(t, name, 0)
+		var a, b bytes.Buffer
+		err := WriteSegments(&a, c, opts, 2, func(i int, zw io.Writer) error {
+			_, err := zw.Write([]byte("segment"))
+			return err
+		})
+		if err != nil {
+			t.Errorf("WriteSegments %s: %v", name, err)
+		}
+		zw, err := NewSegmentedWriter(&b, c, opts)
+		if err == nil {
+			_, err = zw.Write([]byte("segmentsegment"))
+		}
+		if err == nil {
+			err = zw.Close()
+		}
+		if err != nil {
+			t.Errorf("NewSegmentedWriter %s: %v", name, err)
+		}
+	}
+}

@@ -18,6 +18,7 @@ type badInput struct {
 	setup    func(t *testing.T, root string) // builds more of the root
 	code     int
 	want     []string // substrings of the first error line
+	reject   []string // not in the error: unrelated paths
 }
 
 // TestBadInputs: each bad input gives a clear one-line error naming the
@@ -25,6 +26,7 @@ type badInput struct {
 // existing output untouched with nothing left behind.
 func TestBadInputs(t *testing.T) {
 	tests := append(append(manifestCases(), filesystemCases()...), append(elfCases(), unitCases()...)...)
+	tests = append(tests, externalCases()...)
 	if len(tests) < 30 {
 		t.Fatalf("the catalogue has %d cases, want at least 30", len(tests))
 	}
@@ -44,6 +46,11 @@ func TestBadInputs(t *testing.T) {
 			args := append([]string{"-m", m, "-o", out, "--root", root}, tt.args...)
 			r := run(t, nil, args...)
 			checkFailure(t, r, tt.code, tt.want)
+			for _, w := range tt.reject {
+				if strings.Contains(r.stderr, w) {
+					t.Errorf("error %q names %q", r.stderr, w)
+				}
+			}
 			if data, _ := os.ReadFile(out); string(data) != "OLD" {
 				t.Errorf("the existing output was changed to %d bytes", len(data))
 			}
@@ -195,6 +202,55 @@ func unitCases() []badInput {
 		{name: "unit with a broken section header", manifest: `{"units":["b.service"]}`, code: 1,
 			setup: unit("b.service", "[Unit\nDescription=x\n"),
 			want:  []string{"b.service:1"}},
+	}
+}
+
+// externalCases are what external programs and files give back: a
+// compressor's output, a prepend archive.
+func externalCases() []badInput {
+	text := `{"contents":[{"target":"/a","text":"x"}]}`
+	big := func(t *testing.T, root string) {
+		must(t, os.WriteFile(filepath.Join(root, "big"), bytes.Repeat([]byte("0123456789abcdef"), 1<<16), 0o644))
+	}
+	early := func(data string) func(*testing.T, string) {
+		return func(t *testing.T, root string) {
+			must(t, os.WriteFile(filepath.Join(root, "early.cpio"), []byte(data), 0o644))
+		}
+	}
+	// A newc header of a 5-byte file "a", without the trailer after it.
+	header := "070701" + strings.Repeat("0", 8) + "000081a4" + strings.Repeat("0", 8*4) + "00000005" + strings.Repeat("0", 8*4) +
+		"00000002" + strings.Repeat("0", 8) + "a\x00" + "hello"
+	return []badInput{
+		{name: "compressor writes nothing", manifest: text, code: 1,
+			args: []string{"-c", "cmd:sh -c 'cat >/dev/null'"},
+			want: []string{`compressor "sh -c 'cat >/dev/null'"`, "wrote nothing"}},
+		{name: "compressor reads nothing, writes nothing", manifest: text, code: 1,
+			args: []string{"-c", "cmd:true"},
+			want: []string{`compressor "true"`, "wrote nothing"}},
+		{name: "compressor writes garbage", manifest: text, code: 1,
+			args: []string{"-c", "cmd:sh -c 'cat >/dev/null; printf garbage!'"},
+			want: []string{`compressor "sh -c`, `"garbag"`, "not a compressed format"}},
+		{name: "compressor writes the lz4 frame format", manifest: text, code: 1,
+			args: []string{"-c", "cmd:lz4 -c"},
+			want: []string{`compressor "lz4 -c"`, "not a compressed format"}},
+		{name: "compressor error names no source", manifest: `{"contents":[{"source":"/big"}]}`, code: 1, setup: big,
+			args:   []string{"-c", "cmd:sh -c 'head -c 10 >/dev/null; exit 3'"},
+			want:   []string{`compressor "sh -c 'head -c 10 >/dev/null; exit 3'": exit status 3`},
+			reject: []string{"/big", "big:"}},
+		{name: "compressor stops reading", manifest: `{"contents":[{"source":"/big"}]}`, code: 1, setup: big,
+			args:   []string{"-c", "cmd:sh -c 'head -c 10 >/dev/null; printf \"\\037\\213\"'"},
+			want:   []string{"exited before reading all its input"},
+			reject: []string{"/big", "big:"}},
+		{name: "prepend of text", manifest: `{"prepend":["/early.cpio"]}`, code: 1, setup: early("hello, world\n"),
+			want: []string{"prepend /early.cpio", "not a newc archive"}},
+		{name: "prepend without a trailer", manifest: `{"prepend":["/early.cpio"]}`, code: 1, setup: early(header),
+			want: []string{"prepend /early.cpio", "TRAILER!!!"}},
+		{name: "prepend empty", manifest: `{"prepend":["/early.cpio"]}`, code: 1, setup: early(""),
+			want: []string{"prepend /early.cpio", "empty"}},
+		{name: "prepend FIFO", manifest: `{"prepend":["/fifo"]}`, code: 1,
+			want: []string{"prepend /fifo", "not a regular file"}},
+		{name: "empty manifest", manifest: "", code: 1,
+			want: []string{"m.json: empty manifest"}},
 	}
 }
 

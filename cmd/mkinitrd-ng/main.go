@@ -4,24 +4,21 @@
 package main
 
 import (
-	"context"
+	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 
 	"github.com/spf13/pflag"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng"
 	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
-	"github.com/mkinitrd-ng/mkinitrd-ng/internal/atomicfile"
 	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
 )
 
@@ -95,7 +92,7 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "resolve and print the entries without writing")
 	fl.BoolVarP(&cfg.verbose, "verbose", "v", false, "say what is done and why each entry is included")
 	fl.BoolVar(&cfg.version, "version", false, "print the version and exit")
-	fl.StringVar(&cfg.stats, "stats", "", "write build statistics as JSON to `FILE` (see the README for the fields)")
+	fl.StringVar(&cfg.stats, "stats", "", "write build statistics as JSON to `FILE` (- writes standard output; see the README for the fields)")
 	fl.BoolVar(&cfg.printSpec, "print-spec", false, "print the entries as a gen_init_cpio spec instead of building")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: mkinitrd-ng --manifest FILE --output FILE [options]\n"+
@@ -141,9 +138,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	err := build(&cfg, fl.Args(), stdin, stdout, stderr)
 	var ue usageError
+	var se stoppedError
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.As(err, &se):
+		fmt.Fprintf(stderr, "mkinitrd-ng: %v\n", err)
+		return se.exitCode()
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "mkinitrd-ng: %v\n", err)
 		fmt.Fprintln(stderr, "Try 'mkinitrd-ng --help'.")
@@ -172,7 +173,8 @@ func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	m, err := readManifest(cfg.manifest, stdin)
+	warnJobs(cfg.jobs, stderr)
+	m, manifestInfo, err := readManifestInfo(cfg.manifest, stdin)
 	if err != nil {
 		return err
 	}
@@ -187,6 +189,9 @@ func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer
 	if cfg.stats != "" && (cfg.dryRun || cfg.printSpec) {
 		return usageError{errors.New("--stats needs a build (not --dry-run or --print-spec)")}
 	}
+	if cfg.stats == "-" && cfg.output == "-" {
+		return usageError{errors.New("--stats - and --output - cannot both write standard output")}
+	}
 	if cfg.printSpec {
 		return printSpec(cfg, m, opts, stdout, stderr)
 	}
@@ -194,6 +199,9 @@ func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer
 		return dryRun(m, opts, cfg.verbose, stdout, stderr)
 	}
 	if cfg.output, err = outputPath(cfg.output, cfg.kernelVersion); err != nil {
+		return err
+	}
+	if opts.Outputs, err = checkOutputs(cfg, manifestInfo); err != nil {
 		return err
 	}
 	return writeOutput(cfg, m, opts, stdout, stderr)
@@ -217,10 +225,11 @@ func outputPath(output, kernelVersion string) (string, error) {
 	return filepath.Join(output, "initrd.img-"+kernelVersion), nil
 }
 
-// options turns the flags into build options.
+// options turns the flags into build options. A --jobs above
+// compressors.MaxJobs is capped (see warnJobs).
 func options(cfg *config) (mkinitrd.Options, error) {
-	opts := mkinitrd.Options{Root: cfg.root, Jobs: cfg.jobs, AllowMissing: cfg.allowMissing, KernelVersion: cfg.kernelVersion,
-		Strict: cfg.strict}
+	opts := mkinitrd.Options{Root: cfg.root, Jobs: min(cfg.jobs, compressors.MaxJobs()), AllowMissing: cfg.allowMissing,
+		KernelVersion: cfg.kernelVersion, Strict: cfg.strict}
 	if cfg.jobs < 0 {
 		return opts, usageError{fmt.Errorf("--jobs %d: must be 0 or more", cfg.jobs)}
 	}
@@ -261,97 +270,73 @@ func options(cfg *config) (mkinitrd.Options, error) {
 	return opts, nil
 }
 
-func readManifest(name string, stdin io.Reader) (*resolve.Manifest, error) {
-	if name == "-" {
-		return resolve.ParseManifest(stdin, "<stdin>")
+// warnJobs warns that a --jobs above compressors.MaxJobs is capped: more
+// jobs only hold more memory.
+func warnJobs(jobs int, stderr io.Writer) {
+	if limit := compressors.MaxJobs(); jobs > limit {
+		fmt.Fprintf(stderr, "warning: --jobs %d: capped at %d (4 per CPU, at most 256)\n", jobs, limit)
 	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return resolve.ParseManifest(f, name)
 }
 
+// readManifest reads and parses the manifest ("-": standard input).
+func readManifest(name string, stdin io.Reader) (*resolve.Manifest, error) {
+	m, _, err := readManifestInfo(name, stdin)
+	return m, err
+}
+
+// readManifestInfo is readManifest that also returns what the manifest
+// file is, when it is one, so that no output replaces it.
+func readManifestInfo(name string, stdin io.Reader) (*resolve.Manifest, os.FileInfo, error) {
+	r, origin := stdin, "<stdin>"
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer f.Close()
+		r, origin = f, name
+	}
+	var info os.FileInfo
+	if f, ok := r.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			info = fi
+		}
+	}
+	// ParseManifest bounds the size; one byte more lets it say so.
+	data, err := io.ReadAll(io.LimitReader(r, resolve.MaxManifestSize+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", origin, err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil, fmt.Errorf("%s: empty manifest: want a JSON object, or a list of entries", origin)
+	}
+	m, err := resolve.ParseManifest(bytes.NewReader(data), origin)
+	return m, info, err
+}
+
+// dryRun prints the entries of the closure; an error writing them is
+// the command's error.
 func dryRun(m *resolve.Manifest, opts mkinitrd.Options, verbose bool, stdout, stderr io.Writer) error {
 	c, err := mkinitrd.Resolve(m, opts)
 	if err != nil {
 		return err
 	}
 	warn(c, stderr)
+	bw := bufio.NewWriter(stdout)
 	for i := range c.Entries {
 		e := &c.Entries[i]
 		if verbose {
-			fmt.Fprintf(stdout, "%s\t# %s\n", e.String(), e.Why)
+			fmt.Fprintf(bw, "%s\t# %s\n", e.String(), e.Why)
 		} else {
-			fmt.Fprintln(stdout, e.String())
+			fmt.Fprintln(bw, e.String())
 		}
 	}
-	return nil
+	return bw.Flush()
 }
 
 func warn(c *resolve.Closure, stderr io.Writer) {
 	for _, w := range c.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
-	}
-}
-
-// writeOutput builds into a temporary file renamed over the output only
-// when complete; a signal removes the temporary file and exits.
-func writeOutput(cfg *config, m *resolve.Manifest, opts mkinitrd.Options, stdout, stderr io.Writer) error {
-	ctx := context.Background()
-	if cfg.output == "-" {
-		res, err := mkinitrd.Build(ctx, m, stdout, opts)
-		if err == nil {
-			report(cfg, res, stderr)
-			if cfg.stats != "" {
-				err = writeStats(cfg, m, res)
-			}
-		}
-		return err
-	}
-	out, err := atomicfile.Create(cfg.output, 0o644)
-	if err != nil {
-		return err
-	}
-	stop := cleanupOnSignal(out, stderr)
-	defer stop()
-	defer out.Abort()
-	res, err := mkinitrd.Build(ctx, m, out, opts)
-	if err != nil {
-		return err
-	}
-	if err := out.Commit(); err != nil {
-		return err
-	}
-	report(cfg, res, stderr)
-	if cfg.stats != "" {
-		return writeStats(cfg, m, res)
-	}
-	return nil
-}
-
-// cleanupOnSignal removes the temporary output on SIGINT, SIGTERM or
-// SIGHUP, then exits; the returned function stops watching.
-func cleanupOnSignal(out *atomicfile.File, stderr io.Writer) func() {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	done := make(chan struct{})
-	var once sync.Once
-	go func() {
-		select {
-		case s := <-sigs:
-			out.Abort()
-			fmt.Fprintf(stderr, "mkinitrd-ng: %v: stopped; %s left unchanged\n", s, out.Target())
-			os.Exit(128 + int(s.(syscall.Signal)))
-		case <-done:
-		}
-	}()
-	return func() {
-		once.Do(func() {
-			signal.Stop(sigs)
-			close(done)
-		})
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -23,122 +24,221 @@ import (
 // specCommand builds an archive from a spec in the input format of the
 // kernel's usr/gen_init_cpio.
 func specCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fl := subFlags("spec", "FILE -o OUT [-t EPOCH] [-c] [-a ALIGN] [--compress NAME]", stderr)
-	output := fl.StringP("output", "o", "", "write the archive to `OUT` (- for standard output)")
+	fl := subFlags("spec", "FILE -o OUT [-t EPOCH] [--checksum] [-a ALIGN] [-c NAME]", stderr)
+	var job specJob
+	fl.StringVarP(&job.output, "output", "o", "", "write the archive to `OUT` (- for standard output)")
 	epoch := fl.StringP("timestamp", "t", "", "mtime of every entry, in seconds (default: $SOURCE_DATE_EPOCH, else 0)")
-	check := fl.BoolP("checksum", "c", false, "write newc records with data checksums (070702)")
-	align := fl.IntP("align", "a", 0, "pad names so that file data larger than `ALIGN` bytes starts at a multiple of it (a power of two)")
-	fileMTimes := fl.Bool("file-mtimes", false, "files keep their own mtime, as gen_init_cpio does; -t then applies to the other entries")
-	compress := fl.String("compress", "none", "compressor: none, gzip, zstd, xz, lz4, or 'cmd:COMMAND ARGS'")
-	levelFlag := fl.String("level", "", "compression `LEVEL`: a number, or max (default: the compressor's)")
+	// No -c: it means --compress here as in every other command, although
+	// gen_init_cpio's -c is the checksum format.
+	fl.BoolVar(&job.check, "checksum", false, "write newc records with data checksums (070702; gen_init_cpio's -c)")
+	fl.IntVarP(&job.align, "align", "a", 0, "pad names so that file data larger than `ALIGN` bytes starts at a multiple of it (a power of two)")
+	fl.BoolVar(&job.opt.FileMTimes, "file-mtimes", false, "files keep their own mtime, as gen_init_cpio does; -t then applies to the other entries")
+	compress := fl.StringP("compress", "c", "none", "compressor: none, gzip, zstd, xz, lz4, or 'cmd:COMMAND ARGS'")
+	level := fl.String("level", "", "compression `LEVEL`: a number, or max (default: the compressor's)")
 	rest, code, done := parseSub(fl, args, 1, stderr)
 	if done {
 		return code
 	}
-	usage := func(err error) int {
+	if err := job.setup(*epoch, *compress, *level); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", fl.Name(), err)
 		return exitUsage
 	}
-	if *output == "" {
-		return usage(errors.New("-o OUT is required"))
+	err := job.run(rest[0], stdin, stdout, stderr)
+	var se stoppedError
+	switch {
+	case errors.As(err, &se):
+		fmt.Fprintf(stderr, "%s: %v\n", fl.Name(), err)
+		return se.exitCode()
+	case err != nil:
+		return failed(fl, stderr, err)
 	}
-	if *align != 0 && (*align < 4 || *align&(*align-1) != 0) {
-		return usage(fmt.Errorf("-a %d: the alignment must be a power of two, 4 or more", *align))
-	}
-	mtime, err := parseEpoch("-t", *epoch)
-	if err != nil {
-		return usage(err)
-	}
-	level, err := compressors.ParseLevel(*levelFlag)
-	if err != nil {
-		return usage(fmt.Errorf("--level: %w", err))
-	}
-	comp, err := compressors.Lookup(*compress, level)
-	if err != nil {
-		return usage(err)
-	}
+	return exitOK
+}
 
-	in := stdin
-	if rest[0] != "-" {
-		f, err := os.Open(rest[0])
-		if err != nil {
-			return failed(fl, stderr, err)
-		}
-		defer f.Close()
-		in = f
+// specJob is what spec is asked to do.
+type specJob struct {
+	output       string
+	check        bool
+	align        int
+	comp         compressors.Compressor
+	opt          cpiogen.SpecWriteOptions
+	specInfo     os.FileInfo        // the spec file, when it is one
+	outputTarget *atomicfile.Target // nil for standard output
+}
+
+// setup checks the flags; its errors are usage errors.
+func (j *specJob) setup(epoch, compress, levelFlag string) error {
+	if j.output == "" {
+		return errors.New("-o OUT is required")
 	}
-	entries, err := cpiogen.ParseSpec(in, os.Getenv)
+	if j.align != 0 && (j.align < 4 || j.align&(j.align-1) != 0) {
+		return fmt.Errorf("-a %d: the alignment must be a power of two, 4 or more", j.align)
+	}
+	mtime, err := parseEpoch("-t", epoch)
 	if err != nil {
-		return failed(fl, stderr, fmt.Errorf("%s: %w", rest[0], err))
+		return err
+	}
+	j.opt.MTime = mtime
+	level, err := compressors.ParseLevel(levelFlag)
+	if err != nil {
+		return fmt.Errorf("--level: %w", err)
+	}
+	j.comp, err = compressors.Lookup(compress, level)
+	return err
+}
+
+// run reads the spec and writes its archive, following the output rules:
+// neither the spec nor a file it names may be the output.
+func (j *specJob) run(spec string, stdin io.Reader, stdout, stderr io.Writer) error {
+	entries, err := j.readSpec(spec, stdin)
+	if err != nil {
+		return err
+	}
+	if j.output != "-" {
+		if j.outputTarget, err = atomicfile.Resolve(j.output); err != nil {
+			return err
+		}
+		if t := j.outputTarget; j.specInfo != nil && t.Info != nil && os.SameFile(j.specInfo, t.Info) {
+			return fmt.Errorf("%s: is the spec: %w", j.output, mkinitrd.ErrInputIsOutput)
+		}
 	}
 	// Spec locations are host paths, relative ones to the working
 	// directory, as for gen_init_cpio; they are still read through a
 	// rootfs.FS, rooted at /.
 	host, err := rootfs.New("/")
 	if err != nil {
-		return failed(fl, stderr, err)
-	}
-	defer host.Close()
-	wd, err := os.Getwd()
-	if err != nil {
-		return failed(fl, stderr, err)
-	}
-	opt := cpiogen.SpecWriteOptions{
-		MTime:      mtime,
-		FileMTimes: *fileMTimes,
-		Open: func(location string) (fs.File, error) {
-			if !filepath.IsAbs(location) {
-				location = filepath.Join(wd, location)
-			}
-			return host.Open(location)
-		},
-	}
-	write := func(w io.Writer) error {
-		cw, err := comp.NewWriter(w)
-		if err != nil {
-			return err
-		}
-		aw := cpiogen.NewWriter(cw, cpiogen.WithChecksum(*check), cpiogen.WithDataAlign(*align))
-		err = cpiogen.WriteSpec(aw, entries, opt)
-		if err == nil {
-			err = aw.Close()
-		}
-		if cerr := cw.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("compressor %s: %w", comp.Name(), cerr)
-		}
 		return err
 	}
-	if err := writeTo(*output, stdout, stderr, write); err != nil {
-		return failed(fl, stderr, err)
+	defer host.Close()
+	if j.opt.Open, err = specOpener(host, j.outputTarget); err != nil {
+		return err
 	}
-	return exitOK
+	return writeTo(j.output, stdout, stderr, func(ctx context.Context, w io.Writer) error {
+		return writeSpecArchive(w, compressors.WithContext(j.comp, ctx), entries, j.opt,
+			cpiogen.WithChecksum(j.check), cpiogen.WithDataAlign(j.align))
+	})
+}
+
+// readSpec parses the spec file ("-": standard input) and notes what
+// file it is, when it is one, so that no output replaces it.
+func (j *specJob) readSpec(name string, stdin io.Reader) ([]cpiogen.SpecEntry, error) {
+	in := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		in = f
+	}
+	if f, ok := in.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			j.specInfo = fi
+		}
+	}
+	entries, err := cpiogen.ParseSpec(in, os.Getenv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return entries, nil
+}
+
+// specOpener opens spec locations on the host: relative ones from the
+// working directory, and never the output.
+func specOpener(host *rootfs.FS, out *atomicfile.Target) (func(string) (fs.File, error), error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	return func(location string) (fs.File, error) {
+		if !filepath.IsAbs(location) {
+			location = filepath.Join(wd, location)
+		}
+		f, err := host.Open(location)
+		if err != nil || out == nil || out.Info == nil {
+			return f, err
+		}
+		if fi, err := f.Stat(); err == nil && os.SameFile(fi, out.Info) {
+			f.Close()
+			return nil, fmt.Errorf("%s: is the output: %w", location, mkinitrd.ErrInputIsOutput)
+		}
+		return f, nil
+	}, nil
+}
+
+// writeSpecArchive writes the archive of a spec's entries, compressed,
+// to w. An error of the compressor is returned as it is, without the
+// entry that was being written when it came.
+func writeSpecArchive(w io.Writer, comp compressors.Compressor, entries []cpiogen.SpecEntry, opt cpiogen.SpecWriteOptions, wopts ...cpiogen.WriterOption) error {
+	cw, err := comp.NewWriter(w)
+	if err != nil {
+		return err
+	}
+	sink := &sinkWriter{w: cw}
+	aw := cpiogen.NewWriter(sink, wopts...)
+	err = cpiogen.WriteSpec(aw, entries, opt)
+	if err == nil {
+		err = aw.Close()
+	}
+	if cerr := cw.Close(); err == nil {
+		err = cerr
+	}
+	return sink.own(err)
+}
+
+// sinkWriter passes writes on and keeps the first error, which the
+// archive writer would otherwise return behind an unrelated entry name.
+type sinkWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *sinkWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// own returns the writer's error in place of err, which carries it.
+func (s *sinkWriter) own(err error) error {
+	if err != nil && s.err != nil {
+		return s.err
+	}
+	return err
 }
 
 // writeTo runs write on standard output ("-") or on a temporary file
-// renamed over name once complete.
-func writeTo(name string, stdout, stderr io.Writer, write func(io.Writer) error) error {
+// renamed over name once complete, following the output rules (see
+// atomicfile). A signal stops write through its context.
+func writeTo(name string, stdout, stderr io.Writer, write func(context.Context, io.Writer) error) error {
 	if name == "-" {
+		in := watchSignals(stderr, "", func() {})
+		defer in.stop()
 		bw := bufio.NewWriterSize(stdout, 256<<10)
-		if err := write(bw); err != nil {
-			return err
+		err := write(in.ctx, bw)
+		if err == nil {
+			err = bw.Flush()
 		}
-		return bw.Flush()
+		return in.stopped(err, "")
 	}
-	f, err := atomicfile.Create(name, 0o644)
+	f, err := atomicfile.Create(name, imageMode)
 	if err != nil {
 		return err
 	}
-	stop := cleanupOnSignal(f, stderr)
-	defer stop()
+	in := watchSignals(stderr, name, f.Abort)
+	defer in.stop()
 	defer f.Abort()
 	bw := bufio.NewWriterSize(f, 256<<10)
-	if err := write(bw); err != nil {
-		return err
+	err = write(in.ctx, bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+	if err == nil {
+		err = f.Commit()
 	}
-	return f.Commit()
+	return in.stopped(err, name)
 }
 
 // parseEpoch reads an mtime given by flag, else $SOURCE_DATE_EPOCH, else 0.
@@ -224,8 +324,9 @@ func specEntries(c *resolve.Closure, fsys *rootfs.FS) (entries []cpiogen.SpecEnt
 	return entries, skipped, nil
 }
 
-// writeStats writes the --stats file of a finished build.
-func writeStats(cfg *config, m *resolve.Manifest, res *mkinitrd.Result) error {
+// writeStats writes the --stats file of a finished build, or with
+// --stats - writes the statistics to stdout.
+func writeStats(cfg *config, m *resolve.Manifest, res *mkinitrd.Result, stdout io.Writer) error {
 	s := inspect.NewStats(res.Closure)
 	s.Output = cfg.output
 	s.Compressor = res.Compressor
@@ -238,6 +339,9 @@ func writeStats(cfg *config, m *resolve.Manifest, res *mkinitrd.Result) error {
 	}
 	s.UncompressedBytes, s.CompressedBytes = res.Uncompressed, res.Written
 	s.SetTimes(res.ResolveTime, res.ArchiveTime)
+	if cfg.stats == "-" {
+		return writeStatsTo(stdout, s)
+	}
 	if err := s.WriteFile(cfg.stats); err != nil {
 		return fmt.Errorf("--stats: %w", err)
 	}
