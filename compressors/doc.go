@@ -97,9 +97,16 @@
 // double quotes and backslash escapes, and run without a shell; External
 // takes the words directly. When the program is a known compressor (zstd,
 // gzip, pigz, xz, lzma, lz4, bzip2, lzop) Ext and Magic describe its output.
-// Nothing checks that such a command's output boots: `xz` without
-// --check=crc32 and `lz4` without -l produce streams the kernel refuses.
+// The output is checked only as far as its magic: a program that exits 0
+// must have written a stream that Detect names (ErrNoOutput,
+// ErrUnknownOutput), so `lz4` without -l (the frame format) is an error,
+// but `xz` without --check=crc32 still makes a stream the kernel refuses.
 // Such a command always writes one stream: it is never segmented.
+//
+// Programs run in a process group of their own. WithContext binds a
+// compressor to a context whose end stops the whole group, with the
+// signal an Interrupted cause names; whatever a program leaves running in
+// its group when it exits is killed.
 //
 // # Reading
 //
