@@ -665,7 +665,7 @@ func TestSpecMatchesGenInitCpio(t *testing.T) {
 		ours []string
 	}{
 		{"t", []string{"-t", "1700000000"}, []string{"-t", "1700000000"}},
-		{"c", []string{"-c", "-t", "1700000000"}, []string{"-c", "-t", "1700000000"}},
+		{"c", []string{"-c", "-t", "1700000000"}, []string{"--checksum", "-t", "1700000000"}},
 		{"file-mtimes", []string{"-t", "12345"}, []string{"-t", "12345", "--file-mtimes"}},
 		{"c-file-mtimes", []string{"-c", "-t", "0"}, []string{"--checksum", "--timestamp", "0", "--file-mtimes"}},
 	} {
@@ -709,7 +709,7 @@ func TestSpecRoundTrip(t *testing.T) {
 		{"plain", nil, 0},
 		{"gzip", []string{"--compress", "gzip"}, 0},
 		{"align", []string{"-a", "512"}, 512},
-		{"align-checksum", []string{"-a", "4096", "-c"}, 4096},
+		{"align-checksum", []string{"-a", "4096", "--checksum"}, 4096},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, tc.name+".img")
