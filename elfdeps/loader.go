@@ -246,7 +246,7 @@ func (l *Loader) read(p string, f *os.File) (*fileEntry, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w (%s)", ErrNotELF, fileKind(fi.Mode()))}
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w (%s)", ErrNotELF, rootfs.TypeName(fi.Mode()))}
 	}
 	id, ok := idOf(fi)
 	if !ok {
@@ -275,20 +275,6 @@ func idOf(fi fs.FileInfo) (fileID, bool) {
 		return fileID{}, false
 	}
 	return fileID{dev: uint64(st.Dev), ino: st.Ino}, true
-}
-
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "not a regular file"
 }
 
 // realDir returns dir with every symlink in it resolved, so that ".."

@@ -425,7 +425,7 @@ func (r *resolver) handle(q *request) outcome {
 		r.analyse(&o, q, final, fi)
 		r.wrapped(&o, final, fi)
 	default:
-		o.errs = append(o.errs, fmt.Errorf("%s (%s): is a %s, not a regular file, directory or symlink: give it as a \"type\" entry", final, q.why, typeName(fi.Mode())))
+		o.errs = append(o.errs, fmt.Errorf("%s (%s): is a %s, not a regular file, directory or symlink: give it as a \"type\" entry", final, q.why, rootfs.TypeName(fi.Mode())))
 	}
 	return o
 }
@@ -542,20 +542,6 @@ func modeFromUnix(m uint32) fs.FileMode {
 		mode |= fs.ModeSticky
 	}
 	return mode
-}
-
-func typeName(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	case m&fs.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	}
-	return m.Type().String()
 }
 
 // joinSorted joins errs sorted by their text, each text once, so that a

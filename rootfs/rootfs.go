@@ -94,6 +94,29 @@ func (f *FS) openat(p string, flags int, resolve uint64) (int, error) {
 	}
 }
 
+// TypeName names the type of file m describes, for messages: "regular
+// file", "directory", "symlink", "character device", "block device",
+// "FIFO" or "socket".
+func TypeName(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "regular file"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return "file of type " + m.Type().String()
+}
+
 // Cause returns the error that an *fs.PathError in err wraps, else err:
 // an FS's errors name paths inside the tree, which a caller that names
 // the path itself need not repeat.

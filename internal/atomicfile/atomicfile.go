@@ -41,6 +41,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
 
 // Errors of the output rules; the errors returned wrap them with the path.
@@ -76,12 +78,12 @@ func Resolve(name string) (*Target, error) {
 		return nil, err
 	}
 	if fi != nil && !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: is a %s: %w", name, kind(fi.Mode()), ErrNotRegular)
+		return nil, fmt.Errorf("%s: is a %s: %w", name, rootfs.TypeName(fi.Mode()), ErrNotRegular)
 	}
 	dir, base := splitPath(path)
 	di, err := os.Stat(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, unwrapPath(err))
+		return nil, fmt.Errorf("%s: %w", name, rootfs.Cause(err))
 	}
 	if !di.IsDir() || base == "" {
 		return nil, fmt.Errorf("%s: %w", name, syscall.ENOTDIR)
@@ -111,7 +113,7 @@ func follow(name string) (string, os.FileInfo, error) {
 		case errors.Is(err, fs.ErrNotExist):
 			return p, nil, nil
 		case err != nil:
-			return "", nil, fmt.Errorf("%s: %w", name, unwrapPath(err))
+			return "", nil, fmt.Errorf("%s: %w", name, rootfs.Cause(err))
 		case fi.Mode()&fs.ModeSymlink == 0:
 			return p, fi, nil
 		}
@@ -120,7 +122,7 @@ func follow(name string) (string, os.FileInfo, error) {
 		}
 		dest, err := os.Readlink(p)
 		if err != nil {
-			return "", nil, fmt.Errorf("%s: %w", name, unwrapPath(err))
+			return "", nil, fmt.Errorf("%s: %w", name, rootfs.Cause(err))
 		}
 		if !filepath.IsAbs(dest) {
 			dir, _ := splitPath(p)
@@ -162,7 +164,7 @@ func checkSymlink(name string, link os.FileInfo) error {
 	d, _ := splitPath(name)
 	dir, err := os.Stat(d)
 	if err != nil {
-		return unwrapPath(err)
+		return rootfs.Cause(err)
 	}
 	if dir.Mode()&fs.ModeSticky == 0 || dir.Mode().Perm()&0o002 == 0 {
 		return nil
@@ -172,33 +174,6 @@ func checkSymlink(name string, link os.FileInfo) error {
 		return nil
 	}
 	return fmt.Errorf("the symlink %s belongs to uid %d: %w", name, owner, ErrUnsafeSymlink)
-}
-
-// kind names a file type in an error.
-func kind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	case m&fs.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m.IsDir():
-		return "directory"
-	}
-	return "file of type " + m.Type().String()
-}
-
-// unwrapPath drops a *fs.PathError's own path: the messages here name the
-// output as the user gave it.
-func unwrapPath(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // File is a temporary file that becomes the target path on Commit.
@@ -248,7 +223,7 @@ func createTemp(dir, base string) (*os.File, error) {
 			continue
 		}
 		if err != nil {
-			return nil, unwrapPath(err)
+			return nil, rootfs.Cause(err)
 		}
 		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			f.Close()
@@ -269,7 +244,7 @@ func setMode(f *os.File, old os.FileInfo, perm os.FileMode) error {
 	}
 	st := old.Sys().(*syscall.Stat_t)
 	if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
-		return fmt.Errorf("cannot keep the owner %d:%d of the existing file: %w", st.Uid, st.Gid, unwrapPath(err))
+		return fmt.Errorf("cannot keep the owner %d:%d of the existing file: %w", st.Uid, st.Gid, rootfs.Cause(err))
 	}
 	return f.Chmod(old.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky))
 }
@@ -286,7 +261,7 @@ func (f *File) Commit() error {
 	f.done = true
 	err := f.Sync()
 	if fi, lerr := os.Lstat(f.target.Path); err == nil && lerr == nil && !fi.Mode().IsRegular() {
-		err = fmt.Errorf("is now a %s: %w", kind(fi.Mode()), ErrNotRegular)
+		err = fmt.Errorf("is now a %s: %w", rootfs.TypeName(fi.Mode()), ErrNotRegular)
 	}
 	if err == nil {
 		// Renamed before it is closed, so that the lock is held until
@@ -318,7 +293,7 @@ func unwrapLink(err error) error {
 	if errors.As(err, &le) {
 		return le.Err
 	}
-	return unwrapPath(err)
+	return rootfs.Cause(err)
 }
 
 // Abort removes the temporary file; the target is left as it was. It is
@@ -342,7 +317,7 @@ func (f *File) Target() string { return f.target.Name }
 func (f *File) Write(p []byte) (int, error) {
 	n, err := f.File.Write(p)
 	if err != nil {
-		err = fmt.Errorf("%s: %w", f.target.Name, unwrapPath(err))
+		err = fmt.Errorf("%s: %w", f.target.Name, rootfs.Cause(err))
 	}
 	return n, err
 }
