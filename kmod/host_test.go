@@ -253,3 +253,33 @@ func TestHostCompressedModules(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelLookup: names, modaliases and built-in modules of the
+// machine's kernel, as modprobe resolves them.
+func TestKernelLookup(t *testing.T) {
+	fsys, ver := hostKernel(t)
+	k, err := OpenKernel(fsys, ver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Version() != ver {
+		t.Errorf("version %s, want %s", k.Version(), ver)
+	}
+	for _, tc := range []struct {
+		name    string
+		want    []string
+		builtin bool
+	}{
+		{"virtio-blk", []string{"virtio_blk"}, false},
+		{"pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00", []string{"virtio_pci"}, false},
+		{"zswap", nil, true},
+	} {
+		mods, builtin, err := k.Lookup(tc.name)
+		if err != nil || !slices.Equal(mods, tc.want) || builtin != tc.builtin {
+			t.Errorf("Lookup(%q) = %v, %v, %v; want %v, %v", tc.name, mods, builtin, err, tc.want, tc.builtin)
+		}
+	}
+	if _, _, err := k.Lookup("no_such_module"); err == nil {
+		t.Error("an unknown name is no error")
+	}
+}

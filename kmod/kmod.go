@@ -117,31 +117,11 @@ type resolver struct {
 // kernel's indexes are read, a Result comes back even with an error, so
 // its warnings can be shown too.
 func Resolve(fsys *rootfs.FS, opts Options) (*Result, error) {
-	ver := opts.KernelVersion
-	if ver == "" {
-		v, err := DefaultKernelVersion(fsys)
-		if err != nil {
-			return nil, err
-		}
-		ver = v
-	}
-	if strings.ContainsRune(ver, '/') || ver == "." || ver == ".." {
-		return nil, fmt.Errorf("kernel version %q: not a directory name", ver)
-	}
-	dir, err := moduleDir(fsys, ver)
+	r, dir, err := newResolver(fsys, opts)
 	if err != nil {
 		return nil, err
 	}
-	d, err := loadDB(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := loadConfig(fsys)
-	if err != nil {
-		return nil, err
-	}
-	r := &resolver{fsys: fsys, opts: opts, ver: ver, db: d, cfg: cfg,
-		mods: map[string]*included{}, builtins: map[string]bool{}}
+	ver, d, cfg := r.ver, r.db, r.cfg
 	for _, n := range opts.Load {
 		r.request(n, "load")
 	}
@@ -185,6 +165,37 @@ func Resolve(fsys *rootfs.FS, opts Options) (*Result, error) {
 		return res, joinSorted(r.errs)
 	}
 	return res, nil
+}
+
+// newResolver reads the indexes of the kernel opts names (the newest
+// one by default) and the root's modprobe.d, and returns a resolver with
+// nothing requested yet, and the kernel's module directory.
+func newResolver(fsys *rootfs.FS, opts Options) (*resolver, string, error) {
+	ver := opts.KernelVersion
+	if ver == "" {
+		v, err := DefaultKernelVersion(fsys)
+		if err != nil {
+			return nil, "", err
+		}
+		ver = v
+	}
+	if strings.ContainsRune(ver, '/') || ver == "." || ver == ".." {
+		return nil, "", fmt.Errorf("kernel version %q: not a directory name", ver)
+	}
+	dir, err := moduleDir(fsys, ver)
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := loadDB(fsys, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	cfg, err := loadConfig(fsys)
+	if err != nil {
+		return nil, "", err
+	}
+	return &resolver{fsys: fsys, opts: opts, ver: ver, db: d, cfg: cfg,
+		mods: map[string]*included{}, builtins: map[string]bool{}}, dir, nil
 }
 
 // moduleDir returns the directory holding ver's modules.dep.
