@@ -283,3 +283,21 @@ func TestKernelLookup(t *testing.T) {
 		t.Error("an unknown name is no error")
 	}
 }
+
+// TestModulesUnder: the modules a kernel ships for a kind of hardware.
+func TestModulesUnder(t *testing.T) {
+	fsys, ver := hostKernel(t)
+	k, err := OpenKernel(fsys, ver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := k.ModulesUnder("kernel/drivers/nvme/host", "kernel/fs/xfs/")
+	for _, want := range []string{"nvme", "nvme_core", "xfs"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("ModulesUnder lacks %s: %v", want, got)
+		}
+	}
+	if slices.Contains(got, "ext4") {
+		t.Errorf("ModulesUnder lists ext4 outside the directories: %v", got)
+	}
+}

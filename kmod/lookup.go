@@ -1,6 +1,11 @@
 package kmod
 
-import "github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
+import (
+	"slices"
+	"strings"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
+)
 
 // Kernel is one kernel's module indexes, with the root's modprobe.d, for
 // asking what names stand for without resolving a closure.
@@ -31,4 +36,22 @@ func (k *Kernel) Lookup(name string) (modules []string, builtin bool, err error)
 		modules = append(modules, m.name)
 	}
 	return modules, builtin, err
+}
+
+// ModulesUnder returns the names of the kernel's modules whose file lies
+// under one of the directories given relative to the module directory
+// ("kernel/drivers/ata"), sorted: what a kernel ships for a kind of
+// hardware.
+func (k *Kernel) ModulesUnder(dirs ...string) []string {
+	var names []string
+	for _, m := range k.r.db.modules {
+		for _, d := range dirs {
+			if strings.HasPrefix(m.rel, strings.TrimSuffix(d, "/")+"/") {
+				names = append(names, m.name)
+				break
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
