@@ -180,11 +180,18 @@ func (r *Reader) readHeader() (*Header, error) {
 		return nil, io.EOF
 	}
 
+	typ := h.Type()
+	// Only regular files and symlinks have data. The kernel skips any
+	// other record that has some, name and all, so the entry would not
+	// exist; the writer refuses to write one.
+	if h.Size != 0 && typ != TypeReg && typ != TypeSymlink {
+		return nil, fmt.Errorf("%w: offset %d: %q: a %s record carries %d bytes of data, which the kernel skips with the record",
+			ErrFormat, start, h.Name, typeName(typ), h.Size)
+	}
 	r.cur = h
 	r.remaining, r.pad = h.Size, pad4(h.Size)
 	r.dataOff = r.off
 	r.sum = 0
-	typ := h.Type()
 	// Like the kernel, verify only regular files: gen_init_cpio writes
 	// check 0 for symlinks.
 	r.verify = magic == magicCheck && typ == TypeReg

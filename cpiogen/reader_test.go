@@ -181,6 +181,11 @@ func TestReaderErrors(t *testing.T) {
 		{"empty input", "", io.ErrUnexpectedEOF, "offset 0"},
 		{"bad checksum", rec("070702", 0o100644, 3, 2, "f\x00", "abc") + trailerRec, ErrChecksum, "f (data at offset 112)"},
 		{"checksum on empty file", hdr("070702", 1, 0o100644, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 7) + "f\x00" + trailerRec, ErrChecksum, "f"},
+		// The kernel skips such records whole, so the entry would not exist.
+		{"directory with data", rec("070701", 0o040755, 3, 2, "d\x00", "abc") + trailerRec, ErrFormat, `"d": a directory record carries 3 bytes of data`},
+		{"device with data", rec("070701", 0o020600, 5, 8, "dev/tty\x00", "12345") + trailerRec, ErrFormat, `"dev/tty": a character device record carries 5 bytes`},
+		{"fifo with data", rec("070701", 0o010600, 1, 2, "p\x00", "x") + trailerRec, ErrFormat, "fifo record carries 1 bytes"},
+		{"unknown type with data", rec("070701", 0o000600, 1, 2, "u\x00", "x") + trailerRec, ErrFormat, "unknown type 0 record carries"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

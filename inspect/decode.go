@@ -75,7 +75,12 @@ func newRun(src *source, format string) (*run, error) {
 			return err
 		}
 	case compressors.FormatLzma:
-		r.next = func() (io.Reader, error) { return lzma.NewReader(src) }
+		r.next = func() (io.Reader, error) {
+			// The header names the dictionary size, and the decoder
+			// allocates it before it reads any data: a 13-byte header can
+			// ask for 2 GiB.
+			return lzma.ReaderConfig{DictCap: maxLzmaDict}.NewReader(src)
+		}
 	case compressors.FormatBzip2:
 		r.next = func() (io.Reader, error) { return bzip2.NewReader(src), nil }
 		r.done = func(err error) error {
@@ -96,7 +101,7 @@ func newRun(src *source, format string) (*run, error) {
 			return err
 		}
 	case compressors.FormatZstd:
-		f := compressors.NewZstdFrames(src)
+		f := compressors.NewZstdFrames(&zeroBound{source: src})
 		f.StopAtForeign = true // the next segment's data stays in src
 		f.OnFrameEnd = func() {
 			r.members++
@@ -194,6 +199,10 @@ func (r *run) close() {
 		r.stop()
 	}
 }
+
+// maxLzmaDict is the largest lzma dictionary read: that of lzma -9, the
+// largest preset.
+const maxLzmaDict = 64 << 20
 
 // isCpio reports whether b starts a newc record (or another cpio format,
 // which the record reader then names in its error).

@@ -76,55 +76,69 @@ type Grouping func(e *Entry) string
 // Compare computes the differences from old to new (named oldName and
 // newName in the result). group may be nil (by is then "path").
 func Compare(old, new *Image, oldName, newName, by string, group Grouping) *Diff {
-	d := &Diff{Old: side(old, oldName), New: side(new, newName), By: by,
-		Added: []Entry{}, Removed: []Entry{}, Changed: []Change{}}
-	if d.By == "" {
-		d.By = "path"
-	}
-	d.CompressedDelta = d.New.Size - d.Old.Size
-	d.UncompressedDelta = d.New.Uncompressed - d.Old.Uncompressed
-	d.ContentDelta = d.New.Content - d.Old.Content
-
-	oldFinal, newFinal := old.Final(), new.Final()
-	oldBy := map[string]*Entry{}
-	for i := range oldFinal {
-		oldBy[oldFinal[i].Path] = &oldFinal[i]
-	}
-	newBy := map[string]*Entry{}
-	for i := range newFinal {
-		e := &newFinal[i]
-		newBy[e.Path] = e
-		o, ok := oldBy[e.Path]
-		if !ok {
-			d.Added = append(d.Added, *e)
-			continue
-		}
-		if f := changedFields(o, e); len(f) > 0 {
-			d.Changed = append(d.Changed, Change{Path: e.Path, Fields: f, SizeDelta: e.Size - o.Size, Old: *o, New: *e})
-		}
-	}
-	for i := range oldFinal {
-		if _, ok := newBy[oldFinal[i].Path]; !ok {
-			d.Removed = append(d.Removed, oldFinal[i])
-		}
-	}
-	sort.Slice(d.Added, func(i, j int) bool { return d.Added[i].Path < d.Added[j].Path })
-	sort.Slice(d.Removed, func(i, j int) bool { return d.Removed[i].Path < d.Removed[j].Path })
-	sort.Slice(d.Changed, func(i, j int) bool { return d.Changed[i].Path < d.Changed[j].Path })
-
-	if group != nil {
-		d.Groups = groups(oldFinal, newFinal, d, group)
-	}
-	return d
+	c := newComparison(oldName, newName, by, group)
+	c.merge(finalsOf(old), finalsOf(new)) // slices do not fail
+	return c.finish(old.Size, new.Size, old.Segments, new.Segments)
 }
 
-func side(img *Image, name string) Side {
-	s := Side{File: name, Size: img.Size, Uncompressed: img.Uncompressed(), Formats: img.Formats()}
-	for _, e := range img.Final() {
-		s.Entries++
-		s.Content += e.DataSize
+// An Opener opens an image for reading from its start. CompareStreams
+// may open an image twice.
+type Opener func() (io.ReadCloser, error)
+
+// CompareStreams computes what Compare computes, reading the images as
+// they are opened rather than from memory.
+//
+// It merges the two images' entries in path order as they are read, so
+// that what it holds is the differences, which the Diff lists, not the
+// entries. Images that mkinitrd-ng writes are sorted by path; an image
+// of any other order (gen_init_cpio's, Debian's initramfs-tools') is
+// found out when a path comes before the one read last. That image is
+// then opened again and read into a packed form in memory, a few times
+// smaller than its entries, which is sorted before the merge starts
+// over; an image that is sorted keeps being read as a stream.
+func CompareStreams(old, new Opener, oldName, newName, by string, group Grouping) (*Diff, error) {
+	var packed [2]bool
+	for {
+		d, unsorted, err := compareOnce([2]Opener{old, new}, [2]string{oldName, newName}, packed, by, group)
+		if unsorted < 0 || packed[unsorted] {
+			return d, err
+		}
+		packed[unsorted] = true
 	}
-	return s
+}
+
+// compareOnce reads both images once, the packed ones into memory
+// first. It returns the index of an image found unsorted, else -1.
+func compareOnce(open [2]Opener, names [2]string, packed [2]bool, by string, group Grouping) (d *Diff, unsorted int, err error) {
+	var rds [2]*Reader
+	var fs [2]finals
+	for i := range open {
+		rc, err := open[i]()
+		if err != nil {
+			return nil, -1, err
+		}
+		defer rc.Close()
+		rds[i] = NewReader(rc)
+		if !packed[i] {
+			p := newPrefetch(&streamFinals{r: rds[i]})
+			defer p.close()
+			fs[i] = p
+		} else if fs[i], err = packFinals(rds[i]); err != nil {
+			return nil, -1, fmt.Errorf("%s: %w", names[i], err)
+		}
+	}
+	c := newComparison(names[0], names[1], by, group)
+	sides := [2]*namedFinals{{f: fs[0], name: names[0]}, {f: fs[1], name: names[1]}}
+	if err := c.merge(sides[0], sides[1]); err != nil {
+		unsorted = -1
+		for i, s := range sides {
+			if s.unsorted {
+				unsorted = i
+			}
+		}
+		return nil, unsorted, err
+	}
+	return c.finish(rds[0].Size(), rds[1].Size(), rds[0].Segments(), rds[1].Segments()), -1, nil
 }
 
 // changedFields lists what differs between two entries of one path.
@@ -157,36 +171,8 @@ func changedFields(o, n *Entry) []string {
 	return f
 }
 
-func groups(oldFinal, newFinal []Entry, d *Diff, group Grouping) []Group {
-	byName := map[string]*Group{}
-	get := func(e *Entry) *Group {
-		name := group(e)
-		g := byName[name]
-		if g == nil {
-			g = &Group{Name: name}
-			byName[name] = g
-		}
-		return g
-	}
-	for i := range oldFinal {
-		g := get(&oldFinal[i])
-		g.OldEntries++
-		g.OldContent += oldFinal[i].DataSize
-	}
-	for i := range newFinal {
-		g := get(&newFinal[i])
-		g.NewEntries++
-		g.NewContent += newFinal[i].DataSize
-	}
-	for i := range d.Added {
-		get(&d.Added[i]).Added++
-	}
-	for i := range d.Removed {
-		get(&d.Removed[i]).Removed++
-	}
-	for i := range d.Changed {
-		get(&d.Changed[i].New).Changed++
-	}
+// sortedGroups returns the groups, largest change first.
+func sortedGroups(byName map[string]*Group) []Group {
 	out := make([]Group, 0, len(byName))
 	for _, g := range byName {
 		g.Delta = g.NewContent - g.OldContent
@@ -215,7 +201,8 @@ func abs(n int64) int64 {
 
 // WriteText writes d for a terminal or a CI log: the two images, the
 // size deltas, then either a table of groups or the added, removed and
-// changed entries. It uses no colour or control characters.
+// changed entries. It uses no colour or control characters: names and
+// link targets are escaped as Escape does.
 func (d *Diff) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	for _, s := range []struct {
@@ -223,7 +210,7 @@ func (d *Diff) WriteText(w io.Writer) error {
 		side  *Side
 	}{{"old", &d.Old}, {"new", &d.New}} {
 		fmt.Fprintf(bw, "%s: %s: %d bytes (%s), %d entries, %d bytes uncompressed, %d bytes of file content\n",
-			s.label, s.side.File, s.side.Size, strings.Join(s.side.Formats, "+"), s.side.Entries, s.side.Uncompressed, s.side.Content)
+			s.label, Escape(s.side.File), s.side.Size, strings.Join(s.side.Formats, "+"), s.side.Entries, s.side.Uncompressed, s.side.Content)
 	}
 	fmt.Fprintf(bw, "compressed size:   %s\n", deltaString(d.CompressedDelta, d.Old.Size))
 	fmt.Fprintf(bw, "uncompressed size: %s\n", deltaString(d.UncompressedDelta, d.Old.Uncompressed))
@@ -231,13 +218,15 @@ func (d *Diff) WriteText(w io.Writer) error {
 	fmt.Fprintf(bw, "entries: %d added, %d removed, %d changed\n", len(d.Added), len(d.Removed), len(d.Changed))
 
 	if d.Groups != nil {
+		names := make([]string, len(d.Groups))
 		width := len(d.By)
-		for _, g := range d.Groups {
-			width = max(width, len(g.Name))
+		for i, g := range d.Groups {
+			names[i] = Escape(g.Name)
+			width = max(width, len(names[i]))
 		}
 		fmt.Fprintf(bw, "\n%-*s %12s %12s %12s %6s %6s %6s\n", width, d.By, "old", "new", "delta", "added", "removed", "changed")
-		for _, g := range d.Groups {
-			fmt.Fprintf(bw, "%-*s %12d %12d %12s %6d %6d %6d\n", width, g.Name, g.OldContent, g.NewContent,
+		for i, g := range d.Groups {
+			fmt.Fprintf(bw, "%-*s %12d %12d %12s %6d %6d %6d\n", width, names[i], g.OldContent, g.NewContent,
 				signed(g.Delta), g.Added, g.Removed, g.Changed)
 		}
 		return bw.Flush()
@@ -265,9 +254,9 @@ func (d *Diff) WriteText(w io.Writer) error {
 
 // entryLine is an entry in one line of a diff.
 func entryLine(e *Entry) string {
-	s := fmt.Sprintf("%s %d:%d %10d  %s", e.ModeString(), e.UID, e.GID, e.Size, e.Path)
+	s := fmt.Sprintf("%s %d:%d %10d  %s", e.ModeString(), e.UID, e.GID, e.Size, Escape(e.Path))
 	if e.Type == TypeSymlink {
-		s += " -> " + e.Link
+		s += " -> " + Escape(e.Link)
 	}
 	return s
 }
@@ -287,16 +276,16 @@ func changeLine(c *Change) string {
 		case "size":
 			parts = append(parts, fmt.Sprintf("size %d -> %d (%s)", o.Size, n.Size, signed(c.SizeDelta)))
 		case "link":
-			parts = append(parts, fmt.Sprintf("link %s -> %s", o.Link, n.Link))
+			parts = append(parts, fmt.Sprintf("link %s -> %s", Escape(o.Link), Escape(n.Link)))
 		case "device":
 			parts = append(parts, fmt.Sprintf("device %d:%d -> %d:%d", o.Major, o.Minor, n.Major, n.Minor))
 		case "hardlink":
-			parts = append(parts, fmt.Sprintf("hard link %q -> %q", o.HardLink, n.HardLink))
+			parts = append(parts, fmt.Sprintf(`hard link "%s" -> "%s"`, Escape(o.HardLink), Escape(n.HardLink)))
 		default:
 			parts = append(parts, f)
 		}
 	}
-	return c.Path + ": " + strings.Join(parts, ", ")
+	return Escape(c.Path) + ": " + strings.Join(parts, ", ")
 }
 
 func signed(n int64) string {

@@ -4,13 +4,19 @@
 // any order, as the kernel unpacks them), computes what changed between
 // two images, and summarises a build for size tracking.
 //
-// It sits above cpiogen and compressors and knows nothing of manifests:
-// an Image is what the kernel would see, not what was asked for.
+// Reading and comparing images builds on cpiogen and compressors only,
+// and knows nothing of manifests: an Image is what the kernel would
+// see, not what was asked for. A Reader reads an image's entries one at
+// a time, so that listing an image or comparing two sorted by path
+// takes memory that does not grow with their entries.
+//
+// Stats, the build summary, is the one part that knows of builds: it
+// counts the entries of a resolve.Closure, what the build was asked
+// for, and writes its file with internal/atomicfile, as the build
+// writes its image.
 package inspect
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,7 +25,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
 	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
 )
 
@@ -153,190 +158,27 @@ func ReadFile(name string) (*Image, error) {
 	return img, nil
 }
 
-// Read reads an image: a sequence of segments, each an uncompressed cpio
-// archive or a compressed one recognised by its magic, with zero padding
-// allowed between them, as the kernel's initramfs unpacker takes them.
-// File data is hashed, not kept.
+// Read reads a whole image into memory: a sequence of segments, each an
+// uncompressed cpio archive or a compressed one recognised by its magic,
+// with zero padding allowed between them, as the kernel's initramfs
+// unpacker takes them. File data is hashed, not kept. Reader reads the
+// entries one at a time instead.
 func Read(r io.Reader) (*Image, error) {
-	rd := &reader{img: &Image{Segments: []Segment{}, Entries: []Entry{}}, src: newSource(r), links: map[string]int{}}
-	if err := rd.read(); err != nil {
-		return nil, err
-	}
-	rd.img.Size = rd.src.off
-	rd.resolveLinks()
-	return rd.img, nil
-}
-
-type reader struct {
-	img *Image
-	src *source
-	// links maps a hard-link key (archive number and the kernel's
-	// major:minor:ino) to the index of the group's first entry.
-	links   map[string]int
-	archive int   // TRAILER!!! records seen; the kernel forgets links at each
-	group   []int // per entry: its hard-link group's first entry, or -1
-	buf     []byte
-}
-
-func (rd *reader) read() error {
+	rd := NewReader(r)
+	img := &Image{Segments: []Segment{}, Entries: []Entry{}}
 	for {
-		if err := rd.src.skipZeros(); err == io.EOF {
-			break
-		} else if err != nil {
-			return err
-		}
-		start := rd.src.off
-		head, _ := rd.src.Peek(compressors.DetectLen)
-		format := compressors.Detect(head)
-		seg := Segment{Index: len(rd.img.Segments), Format: format, Offset: start, Streams: 1}
-		if format == "" {
-			return fmt.Errorf("offset %d: no cpio or compressed data (bytes % x)", start, head)
-		}
-		where := func(err error) error {
-			return fmt.Errorf("segment %d (%s at offset %d): %w", seg.Index, format, start, err)
-		}
-		if format == compressors.FormatCpio {
-			// An uncompressed archive ends at the first input that is not
-			// a record, usually a compressed segment after TRAILER!!!.
-			end, err := rd.entries(&seg, rd.src, false)
-			if err != nil {
-				return where(err)
-			}
-			seg.Size = end - start
-			seg.Uncompressed = seg.Size
-		} else {
-			run, err := newRun(rd.src, format)
-			if err != nil {
-				return where(err)
-			}
-			data := newSource(run)
-			_, err = rd.entries(&seg, data, true)
-			run.close()
-			if err != nil {
-				return where(err)
-			}
-			seg.Size = run.end - start
-			seg.Streams = run.members
-			seg.Uncompressed = data.off
-			if format == compressors.FormatBzip2 || format == compressors.FormatLz4 {
-				seg.Streams = 1
-			}
-		}
-		rd.img.Segments = append(rd.img.Segments, seg)
-	}
-	return nil
-}
-
-// entries reads the records of one segment's cpio data. In a compressed
-// segment every byte must belong to a record or be zero padding; an
-// uncompressed one ends where the records do. It returns the offset in
-// in just past the last record.
-func (rd *reader) entries(seg *Segment, in *source, compressed bool) (end int64, err error) {
-	end = in.off
-	for {
-		if err := in.skipZeros(); err == io.EOF {
-			return end, nil
-		} else if err != nil {
-			return end, err
-		}
-		head, _ := in.Peek(6)
-		if !isCpio(head) {
-			if compressed {
-				return end, fmt.Errorf("uncompressed offset %d: junk after the last record (bytes % x)", in.off, head)
-			}
-			return end, nil
-		}
-		start := in.off
-		// A fresh cpiogen.Reader per record: a segment may end after any
-		// record, with or without a trailer, and another format follow.
-		cr := cpiogen.NewReader(in)
-		h, err := cr.Next()
+		e, err := rd.Next()
 		if err == io.EOF {
-			seg.Trailers++
-			rd.archive++
-			end = in.off
-			continue
+			break
 		}
 		if err != nil {
-			return end, fmt.Errorf("record at uncompressed offset %d: %w", start, err)
+			return nil, err
 		}
-		e := Entry{
-			Path: cleanName(h.Name), Type: typeOf(h.Mode), Mode: Perm(h.Mode & cpiogen.ModePerm),
-			UID: h.UID, GID: h.GID, MTime: h.MTime, NLink: h.NLink, Segment: seg.Index,
-		}
-		switch e.Type {
-		case TypeFile:
-			sum := sha256.New()
-			if rd.buf == nil {
-				rd.buf = make([]byte, 256<<10)
-			}
-			n, err := io.CopyBuffer(sum, cr, rd.buf)
-			if err != nil {
-				return end, fmt.Errorf("%s (record at uncompressed offset %d): %w", e.Path, start, err)
-			}
-			e.Size, e.DataSize, e.SHA256 = n, n, hex.EncodeToString(sum.Sum(nil))
-		case TypeSymlink:
-			e.Link = h.Linkname
-			e.Size = int64(len(h.Linkname))
-		case TypeChar, TypeBlock:
-			e.Major, e.Minor = h.RDevMajor, h.RDevMinor
-		}
-		// The data padding, which the next Next would have skipped.
-		if pad := (4 - h.Size&3) & 3; pad > 0 {
-			var p [3]byte
-			if _, err := io.ReadFull(in, p[:pad]); err != nil {
-				return end, fmt.Errorf("%s: padding after the data: %w", e.Path, io.ErrUnexpectedEOF)
-			}
-		}
-		group := -1
-		if h.LinkKey != "" && e.Type == TypeFile {
-			key := strconv.Itoa(rd.archive) + "/" + h.LinkKey
-			first, ok := rd.links[key]
-			if !ok {
-				first = len(rd.img.Entries)
-				rd.links[key] = first
-			}
-			group = first
-			e.HardLink = e.Path
-			if ok {
-				e.HardLink = rd.img.Entries[first].Path
-			}
-		}
-		rd.group = append(rd.group, group)
-		rd.img.Entries = append(rd.img.Entries, e)
-		seg.Entries++
-		end = in.off
+		img.Entries = append(img.Entries, *e)
 	}
-}
-
-// resolveLinks gives every name of a hard-link group the group's content:
-// the kernel writes each name's data into the one shared inode, so the
-// data usually sits on one name only (gen_init_cpio: the last).
-func (rd *reader) resolveLinks() {
-	entries := rd.img.Entries
-	size := map[int]int{} // group (index of its first name) -> names
-	data := map[int]int{} // group -> the last name carrying data
-	for i, g := range rd.group {
-		if g < 0 {
-			continue
-		}
-		size[g]++
-		if entries[i].DataSize > 0 {
-			data[g] = i
-		}
-	}
-	for i, g := range rd.group {
-		e := &entries[i]
-		switch {
-		case g < 0:
-		case size[g] < 2:
-			e.HardLink = "" // a group of one is no group
-		default:
-			if d, ok := data[g]; ok {
-				e.Size, e.SHA256 = entries[d].DataSize, entries[d].SHA256
-			}
-		}
-	}
+	img.Segments = append(img.Segments, rd.Segments()...)
+	img.Size = rd.Size()
+	return img, nil
 }
 
 // cleanName turns an archive name ("usr/bin/sh", "./usr", ".") into an

@@ -4,44 +4,68 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strconv"
 )
 
-// WriteList writes the paths of img's records, one a line, in archive
-// order: the short listing of `mkinitrd-ng ls`.
-func WriteList(w io.Writer, img *Image) error {
+// WriteList writes the paths of the entries r reads, one a line, in
+// archive order, escaped as Escape does: the short listing of
+// `mkinitrd-ng ls`. It writes each entry as it is read.
+func WriteList(w io.Writer, r *Reader) error {
 	bw := bufio.NewWriter(w)
-	for i := range img.Entries {
-		bw.WriteString(img.Entries[i].Path)
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			return bw.Flush()
+		}
+		if err != nil {
+			bw.Flush()
+			return err
+		}
+		bw.WriteString(Escape(e.Path))
 		bw.WriteByte('\n')
+	}
+}
+
+// WriteLongList writes a line per entry r reads in the style of ls -l:
+// type and permissions, link count, owner, size or device number,
+// segment, path and symlink target or hard-link group, names and
+// targets escaped as Escape does. A summary line per segment, starting
+// with "#", follows the entries: a segment's sizes are known only once
+// it is read.
+func WriteLongList(w io.Writer, r *Reader) error {
+	bw := bufio.NewWriter(w)
+	for {
+		e, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			bw.Flush()
+			return err
+		}
+		writeLong(bw, e)
+	}
+	for _, s := range r.Segments() {
+		fmt.Fprintf(bw, "# %s\n", s.Describe())
 	}
 	return bw.Flush()
 }
 
-// WriteLongList writes a summary line per segment (starting with "#")
-// and a line per record in the style of ls -l: type and permissions,
-// link count, owner, size or device number, segment, path and symlink
-// target or hard-link group.
-func WriteLongList(w io.Writer, img *Image) error {
-	bw := bufio.NewWriter(w)
-	for _, s := range img.Segments {
-		fmt.Fprintf(bw, "# %s\n", s.Describe())
+// writeLong writes e's line of a long listing.
+func writeLong(bw *bufio.Writer, e *Entry) {
+	size := strconv.FormatInt(e.Size, 10)
+	if e.Type == TypeChar || e.Type == TypeBlock {
+		size = fmt.Sprintf("%d,%d", e.Major, e.Minor)
 	}
-	for i := range img.Entries {
-		e := &img.Entries[i]
-		size := fmt.Sprint(e.Size)
-		if e.Type == TypeChar || e.Type == TypeBlock {
-			size = fmt.Sprintf("%d,%d", e.Major, e.Minor)
-		}
-		fmt.Fprintf(bw, "%s %3d %5d %5d %10s  [%d] %s", e.ModeString(), e.NLink, e.UID, e.GID, size, e.Segment, e.Path)
-		switch {
-		case e.Type == TypeSymlink:
-			fmt.Fprintf(bw, " -> %s", e.Link)
-		case e.HardLink != "" && e.HardLink != e.Path:
-			fmt.Fprintf(bw, " (hard link to %s)", e.HardLink)
-		}
-		bw.WriteByte('\n')
+	fmt.Fprintf(bw, "%s %3d %5d %5d %10s  [%d] %s", e.ModeString(), e.NLink, e.UID, e.GID, size, e.Segment, Escape(e.Path))
+	switch {
+	case e.Type == TypeSymlink:
+		bw.WriteString(" -> ")
+		bw.WriteString(Escape(e.Link))
+	case e.HardLink != "" && e.HardLink != e.Path:
+		fmt.Fprintf(bw, " (hard link to %s)", Escape(e.HardLink))
 	}
-	return bw.Flush()
+	bw.WriteByte('\n')
 }
 
 // Describe says what a segment is in one line.
@@ -63,12 +87,8 @@ func plural(n int, one, many string) string {
 // ModeString renders the type and permissions as ls -l does
 // ("drwxr-xr-x", "-rwsr-xr-x", "crw-------").
 func (e *Entry) ModeString() string {
-	t := map[string]byte{TypeFile: '-', TypeDir: 'd', TypeSymlink: 'l', TypeChar: 'c',
-		TypeBlock: 'b', TypeFIFO: 'p', TypeSocket: 's'}[e.Type]
-	if t == 0 {
-		t = '?'
-	}
-	b := []byte{t}
+	b := make([]byte, 1, 10)
+	b[0] = typeLetter(e.Type)
 	m := uint32(e.Mode)
 	for i, special := range [3]uint32{0o4000, 0o2000, 0o1000} {
 		bits := m >> (6 - 3*i) & 7
@@ -94,4 +114,25 @@ func (e *Entry) ModeString() string {
 		b = append(b, r, w, x)
 	}
 	return string(b)
+}
+
+// typeLetter is the letter of ls -l for an entry type.
+func typeLetter(typ string) byte {
+	switch typ {
+	case TypeFile:
+		return '-'
+	case TypeDir:
+		return 'd'
+	case TypeSymlink:
+		return 'l'
+	case TypeChar:
+		return 'c'
+	case TypeBlock:
+		return 'b'
+	case TypeFIFO:
+		return 'p'
+	case TypeSocket:
+		return 's'
+	}
+	return '?'
 }

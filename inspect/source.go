@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -117,8 +118,10 @@ func (s *source) lastByte() (byte, bool) {
 
 // skipZeros consumes zero bytes: the padding the kernel allows between
 // segments and between archives. It returns nil at a non-zero byte,
-// io.EOF at the end of the input, or the input's error.
+// io.EOF at the end of the input, the input's error, or an error
+// wrapping ErrPadding after MaxPadding zero bytes in a row.
 func (s *source) skipZeros() error {
+	start := s.off
 	for {
 		if s.pos == s.end {
 			s.fill(1)
@@ -132,8 +135,59 @@ func (s *source) skipZeros() error {
 		}
 		s.off += int64(i - s.pos)
 		s.pos = i
+		if s.off-start > MaxPadding {
+			return paddingError(start)
+		}
 		if i < s.end {
 			return nil
 		}
 	}
+}
+
+// MaxPadding is the longest run of zero padding a Reader skips between
+// segments, streams and records. The kernel skips any amount, but its
+// input is the image in memory; a Reader's input may be endless, as
+// /dev/zero or a decompression bomb is. Real images pad to a block of
+// at most a few KiB.
+const MaxPadding = 1 << 20
+
+// ErrPadding is the error for more than MaxPadding zero bytes in a row.
+var ErrPadding = errors.New("inspect: too much zero padding")
+
+func paddingError(off int64) error {
+	return fmt.Errorf("offset %d: %w: more than %d zero bytes in a row (an endless input?)", off, ErrPadding, MaxPadding)
+}
+
+// zeroBound is the source as the zstd frame walker sees it: the walker
+// drops the zero padding after a frame with Peek and ReadByte, one byte
+// at a time, and zeroBound fails its Peek after MaxPadding zeros in a
+// row.
+type zeroBound struct {
+	*source
+	run   int64 // zero bytes in a row returned by ReadByte
+	start int64 // source offset of the first of them
+}
+
+// ReadByte implements io.ByteReader.
+func (z *zeroBound) ReadByte() (byte, error) {
+	b, err := z.source.ReadByte()
+	switch {
+	case err != nil || b != 0:
+		z.run = 0
+	case z.run == 0 || z.start+z.run != z.off-1:
+		z.start, z.run = z.off-1, 1 // a new run: other reads came between
+	default:
+		z.run++
+	}
+	return b, err
+}
+
+// Peek returns up to n unread bytes, as source.Peek does, or an error
+// wrapping ErrPadding after too long a run of zeros.
+func (z *zeroBound) Peek(n int) ([]byte, error) {
+	b, err := z.source.Peek(n)
+	if z.run >= MaxPadding && z.start+z.run == z.off && len(b) > 0 && b[0] == 0 {
+		return nil, paddingError(z.start)
+	}
+	return b, err
 }

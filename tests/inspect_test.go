@@ -265,7 +265,16 @@ func TestLsForeignSegments(t *testing.T) {
 // this machine (an optional early cpio, then a compressed archive) and
 // checks them against lsinitramfs.
 func TestLsDebianInitrd(t *testing.T) {
-	images, _ := filepath.Glob("/boot/initrd.img-*")
+	// One image per installed kernel: initramfs-tools leaves
+	// initrd.img-VERSION.new and .dpkg-bak beside them while it works.
+	var images []string
+	kernels, _ := filepath.Glob("/boot/vmlinuz-*")
+	for _, k := range kernels {
+		image := "/boot/initrd.img-" + strings.TrimPrefix(k, "/boot/vmlinuz-")
+		if _, err := os.Stat(image); err == nil {
+			images = append(images, image)
+		}
+	}
 	if len(images) == 0 {
 		t.Fatal("no /boot/initrd.img-*: the Makefile's DEPS install linux-image-amd64, whose initramfs-tools makes one (make deps)")
 	}
@@ -451,7 +460,16 @@ func TestDiffAndSizeGate(t *testing.T) {
 // TestDiffByPackage groups a Debian image's files by the packages that
 // ship them, from dpkg's database.
 func TestDiffByPackage(t *testing.T) {
-	images, _ := filepath.Glob("/boot/initrd.img-*")
+	// One image per installed kernel: initramfs-tools leaves
+	// initrd.img-VERSION.new and .dpkg-bak beside them while it works.
+	var images []string
+	kernels, _ := filepath.Glob("/boot/vmlinuz-*")
+	for _, k := range kernels {
+		image := "/boot/initrd.img-" + strings.TrimPrefix(k, "/boot/vmlinuz-")
+		if _, err := os.Stat(image); err == nil {
+			images = append(images, image)
+		}
+	}
 	if len(images) == 0 {
 		t.Fatal("no /boot/initrd.img-* (make deps installs linux-image-amd64)")
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"sync"
+	"os"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/inspect"
 )
@@ -50,21 +50,20 @@ func diffCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	// The two images are independent: read them at once.
-	var imgs [2]*inspect.Image
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range imgs {
-		wg.Go(func() { imgs[i], errs[i] = readImage(rest[i], stdin) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return failed(fl, stderr, err)
+	var open [2]inspect.Opener
+	for i, name := range rest {
+		if name == "-" {
+			spool := &stdinSpool{in: stdin}
+			defer spool.close()
+			open[i] = spool.open
+		} else {
+			open[i] = func() (io.ReadCloser, error) { return os.Open(name) }
 		}
 	}
-	d := inspect.Compare(imgs[0], imgs[1], rest[0], rest[1], *by, group)
-	var err error
+	d, err := inspect.CompareStreams(open[0], open[1], imageName(rest[0]), imageName(rest[1]), *by, group)
+	if err != nil {
+		return failed(fl, stderr, err)
+	}
 	if *asJSON {
 		err = writeJSON(stdout, d)
 	} else {
@@ -79,4 +78,40 @@ func diffCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitBuild
 	}
 	return exitOK
+}
+
+// stdinSpool lets inspect.CompareStreams read an image on standard input
+// twice, which it does when the image is not sorted by path: what the
+// first reading takes is copied to an unlinked temporary file, and a
+// second reading gets the copy, then the rest of the input. Unlinked at
+// once, the copy goes away with the process, however it ends.
+type stdinSpool struct {
+	in    io.Reader
+	tmp   *os.File
+	opens int
+	err   error // why there is no copy
+}
+
+func (s *stdinSpool) open() (io.ReadCloser, error) {
+	s.opens++
+	if s.opens == 1 {
+		if s.tmp, s.err = os.CreateTemp("", "mkinitrd-ng-diff-*"); s.err != nil {
+			return io.NopCloser(s.in), nil // readable once still
+		}
+		os.Remove(s.tmp.Name())
+	}
+	if s.tmp == nil {
+		return nil, fmt.Errorf("<stdin>: the image must be read again, and no copy of it could be made: %w", s.err)
+	}
+	size, err := s.tmp.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("<stdin>: copy: %w", err)
+	}
+	return io.NopCloser(io.MultiReader(io.NewSectionReader(s.tmp, 0, size), io.TeeReader(s.in, s.tmp))), nil
+}
+
+func (s *stdinSpool) close() {
+	if s.tmp != nil {
+		s.tmp.Close()
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -42,12 +44,19 @@ func parseSub(fl *pflag.FlagSet, args []string, nargs int, stderr io.Writer) (re
 }
 
 // failed prints err as the subcommand's error and returns exitBuild.
+// Each line is escaped as listings are: the names an error quotes may
+// come from an untrusted image or root.
 func failed(fl *pflag.FlagSet, stderr io.Writer, err error) int {
-	fmt.Fprintf(stderr, "%s: %v\n", fl.Name(), err)
+	lines := strings.Split(err.Error(), "\n")
+	for i := range lines {
+		lines[i] = inspect.Escape(lines[i])
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", fl.Name(), strings.Join(lines, "\n"))
 	return exitBuild
 }
 
-// lsCommand lists the entries of any initrd.
+// lsCommand lists the entries of any initrd. The listings print each
+// entry as it is read; --json holds the image, as it prints it all.
 func lsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl := subFlags("ls", "IMAGE [--json] [-l]  (IMAGE - reads standard input)", stderr)
 	asJSON := fl.Bool("json", false, "print the segments and entries as JSON")
@@ -56,34 +65,46 @@ func lsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if done {
 		return code
 	}
-	img, err := readImage(rest[0], stdin)
+	in, err := openImage(rest[0], stdin)
 	if err != nil {
 		return failed(fl, stderr, err)
 	}
+	defer in.Close()
+	out := &sinkWriter{w: stdout} // its error is the output's, not the image's
 	switch {
 	case *asJSON:
-		err = writeJSON(stdout, img)
+		var img *inspect.Image
+		if img, err = inspect.Read(in); err == nil {
+			err = writeJSON(out, img)
+		}
 	case *long:
-		err = inspect.WriteLongList(stdout, img)
+		err = inspect.WriteLongList(out, inspect.NewReader(in))
 	default:
-		err = inspect.WriteList(stdout, img)
+		err = inspect.WriteList(out, inspect.NewReader(in))
 	}
 	if err != nil {
+		if out.err == nil {
+			err = fmt.Errorf("%s: %w", imageName(rest[0]), err)
+		}
 		return failed(fl, stderr, err)
 	}
 	return exitOK
 }
 
-// readImage reads an image from a file or, for "-", standard input.
-func readImage(name string, stdin io.Reader) (*inspect.Image, error) {
-	if name != "-" {
-		return inspect.ReadFile(name)
+// openImage opens an image file or, for "-", standard input.
+func openImage(name string, stdin io.Reader) (io.ReadCloser, error) {
+	if name == "-" {
+		return io.NopCloser(stdin), nil
 	}
-	img, err := inspect.Read(stdin)
-	if err != nil {
-		return nil, fmt.Errorf("<stdin>: %w", err)
+	return os.Open(name)
+}
+
+// imageName is how errors name an image argument.
+func imageName(arg string) string {
+	if arg == "-" {
+		return "<stdin>"
 	}
-	return img, nil
+	return arg
 }
 
 // writeJSON writes v indented, with a final newline.

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng"
+	"github.com/mkinitrd-ng/mkinitrd-ng/inspect"
 	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
 )
 
@@ -65,13 +66,23 @@ func whyCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	writeWhy(stdout, res)
+	return exitOK
+}
+
+// writeWhy prints the chain of res, one step a line, escaped as
+// listings are: the paths and reasons come from the root's files.
+func writeWhy(w io.Writer, res *whyResult) {
 	if res.Entry != res.Path {
-		fmt.Fprintf(stdout, "%s is %s in the initrd (through %s)\n", res.Path, res.Entry, strings.Join(res.Via, ", "))
+		via := make([]string, len(res.Via))
+		for i, v := range res.Via {
+			via[i] = inspect.Escape(v)
+		}
+		fmt.Fprintf(w, "%s is %s in the initrd (through %s)\n", inspect.Escape(res.Path), inspect.Escape(res.Entry), strings.Join(via, ", "))
 	}
 	for i, step := range res.Chain {
-		fmt.Fprintf(stdout, "%s%s\n", strings.Repeat("  ", i), step)
+		fmt.Fprintf(w, "%s%s\n", strings.Repeat("  ", i), inspect.Escape(step))
 	}
-	return exitOK
 }
 
 // errNotInClosure says that a path is not in the initrd.
