@@ -153,39 +153,61 @@ func (r *Reader) readHeader() (*Header, error) {
 		Size: int64(f[6]), DevMajor: f[7], DevMinor: f[8], RDevMajor: f[9], RDevMinor: f[10],
 		Check: f[12],
 	}
-	namesize := int64(f[11])
+	name, err := r.readName(start, int64(f[11]))
+	if err != nil {
+		return nil, err
+	}
+	h.Name = name
+	if h.Name == Trailer {
+		return nil, io.EOF
+	}
+	if err := r.startData(h, start, magic == magicCheck); err != nil {
+		return nil, err
+	}
+	// The kernel's hard-link rule (init/initramfs.c maybe_link).
+	if typ := h.Type(); h.NLink >= 2 && typ != TypeDir && typ != TypeSymlink {
+		h.LinkKey = fmt.Sprintf("%d:%d:%d", h.DevMajor, h.DevMinor, h.Ino)
+	}
+	return h, nil
+}
+
+// readName reads the name of the header at offset start, namesize
+// bytes with the NUL, and its padding.
+func (r *Reader) readName(start, namesize int64) (string, error) {
 	if namesize == 0 || namesize > maxNameSize {
-		return nil, fmt.Errorf("%w: offset %d: namesize %d out of range 1..%d", ErrFormat, start, namesize, maxNameSize)
+		return "", fmt.Errorf("%w: offset %d: namesize %d out of range 1..%d", ErrFormat, start, namesize, maxNameSize)
 	}
 	var nb [maxNameSize + 3]byte
 	name := nb[:namesize+pad4(HeaderSize+namesize)]
 	if err := r.readFull(name, "name"); err != nil {
-		return nil, err
+		return "", err
 	}
 	name = name[:namesize]
 	// The kernel refuses names not ended by a NUL. Extra NULs are the
 	// gen_init_cpio -a alignment padding; anything after them is junk.
 	if name[namesize-1] != 0 {
-		return nil, fmt.Errorf("%w: offset %d: name %q is not NUL-terminated", ErrFormat, start+HeaderSize, name)
+		return "", fmt.Errorf("%w: offset %d: name %q is not NUL-terminated", ErrFormat, start+HeaderSize, name)
 	}
 	end := bytes.IndexByte(name, 0)
 	if bytes.IndexFunc(name[end:], func(c rune) bool { return c != 0 }) >= 0 {
-		return nil, fmt.Errorf("%w: offset %d: name %q has bytes after its NUL", ErrFormat, start+HeaderSize, name)
+		return "", fmt.Errorf("%w: offset %d: name %q has bytes after its NUL", ErrFormat, start+HeaderSize, name)
 	}
 	if end == 0 {
-		return nil, fmt.Errorf("%w: offset %d: empty name", ErrFormat, start+HeaderSize)
+		return "", fmt.Errorf("%w: offset %d: empty name", ErrFormat, start+HeaderSize)
 	}
-	h.Name = string(name[:end])
-	if h.Name == Trailer {
-		return nil, io.EOF
-	}
+	return string(name[:end]), nil
+}
 
+// startData makes h, the header at offset start, the current entry,
+// and reads a symlink's target into h.Linkname; checked says the
+// archive has checksums.
+func (r *Reader) startData(h *Header, start int64, checked bool) error {
 	typ := h.Type()
 	// Only regular files and symlinks have data. The kernel skips any
 	// other record that has some, name and all, so the entry would not
 	// exist; the writer refuses to write one.
 	if h.Size != 0 && typ != TypeReg && typ != TypeSymlink {
-		return nil, fmt.Errorf("%w: offset %d: %q: a %s record carries %d bytes of data, which the kernel skips with the record",
+		return fmt.Errorf("%w: offset %d: %q: a %s record carries %d bytes of data, which the kernel skips with the record",
 			ErrFormat, start, h.Name, typeName(typ), h.Size)
 	}
 	r.cur = h
@@ -194,35 +216,30 @@ func (r *Reader) readHeader() (*Header, error) {
 	r.sum = 0
 	// Like the kernel, verify only regular files: gen_init_cpio writes
 	// check 0 for symlinks.
-	r.verify = magic == magicCheck && typ == TypeReg
+	r.verify = checked && typ == TypeReg
 	if r.verify && h.Size == 0 {
-		if err := r.checkSum(); err != nil {
-			return nil, err
-		}
+		return r.checkSum()
 	}
-	if typ == TypeSymlink {
-		if h.Size > PathMax+1 {
-			return nil, fmt.Errorf("%w: offset %d: %s: symlink target of %d bytes is longer than PATH_MAX",
-				ErrFormat, start, h.Name, h.Size)
-		}
-		target := make([]byte, h.Size)
-		if err := r.readFull(target, "symlink target of "+h.Name); err != nil {
-			return nil, err
-		}
-		r.remaining = 0
-		// gen_init_cpio counts a NUL in the target, GNU cpio does not.
-		target = bytes.TrimSuffix(target, []byte{0})
-		if bytes.IndexByte(target, 0) >= 0 {
-			return nil, fmt.Errorf("%w: offset %d: %s: symlink target %q contains a NUL byte",
-				ErrFormat, r.dataOff, h.Name, target)
-		}
-		h.Linkname = string(target)
+	if typ != TypeSymlink {
+		return nil
 	}
-	// The kernel's hard-link rule (init/initramfs.c maybe_link).
-	if h.NLink >= 2 && typ != TypeDir && typ != TypeSymlink {
-		h.LinkKey = fmt.Sprintf("%d:%d:%d", h.DevMajor, h.DevMinor, h.Ino)
+	if h.Size > PathMax+1 {
+		return fmt.Errorf("%w: offset %d: %s: symlink target of %d bytes is longer than PATH_MAX",
+			ErrFormat, start, h.Name, h.Size)
 	}
-	return h, nil
+	target := make([]byte, h.Size)
+	if err := r.readFull(target, "symlink target of "+h.Name); err != nil {
+		return err
+	}
+	r.remaining = 0
+	// gen_init_cpio counts a NUL in the target, GNU cpio does not.
+	target = bytes.TrimSuffix(target, []byte{0})
+	if bytes.IndexByte(target, 0) >= 0 {
+		return fmt.Errorf("%w: offset %d: %s: symlink target %q contains a NUL byte",
+			ErrFormat, r.dataOff, h.Name, target)
+	}
+	h.Linkname = string(target)
+	return nil
 }
 
 // readFull reads len(p) bytes, turning a short read into an error that

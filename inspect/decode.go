@@ -44,36 +44,12 @@ type run struct {
 // newRun starts decoding a segment of format at the source's position.
 func newRun(src *source, format string) (*run, error) {
 	r := &run{src: src, format: format}
+	var err error
 	switch format {
 	case compressors.FormatGzip:
-		var z *gzip.Reader
-		r.next = func() (io.Reader, error) {
-			var err error
-			if z == nil {
-				z, err = gzip.NewReader(src)
-			} else {
-				err = z.Reset(src)
-			}
-			if err != nil {
-				return nil, err
-			}
-			z.Multistream(false)
-			return z, nil
-		}
+		r.next = gzipStreams(src)
 	case compressors.FormatXz:
-		r.next = func() (io.Reader, error) {
-			// The kernel reads only xz with CRC32 or no check, but a
-			// listing tool may as well read every check.
-			return xz.ReaderConfig{SingleStream: true}.NewReader(src)
-		}
-		r.done = func(err error) error {
-			// With SingleStream the decoder probes one byte after the
-			// stream and complains if there is one: give it back.
-			if err != nil && err.Error() == "xz: unexpected data after stream" {
-				return src.unread(1)
-			}
-			return err
-		}
+		r.next, r.done = xzStreams(src)
 	case compressors.FormatLzma:
 		r.next = func() (io.Reader, error) {
 			// The header names the dictionary size, and the decoder
@@ -82,55 +58,106 @@ func newRun(src *source, format string) (*run, error) {
 			return lzma.ReaderConfig{DictCap: maxLzmaDict}.NewReader(src)
 		}
 	case compressors.FormatBzip2:
-		r.next = func() (io.Reader, error) { return bzip2.NewReader(src), nil }
-		r.done = func(err error) error {
-			var se bzip2.StructuralError
-			switch {
-			case errors.As(err, &se) && string(se) == "bad magic value in continuation file":
-				// The decoder read two bytes past its stream looking for
-				// another one ("BZ"): give them back.
-				return src.unread(2)
-			case err == io.ErrUnexpectedEOF:
-				// One zero byte of padding at the very end.
-				if b, ok := src.lastByte(); ok && b == 0 {
-					if _, perr := src.Peek(1); perr == io.EOF {
-						return src.unread(1)
-					}
-				}
-			}
-			return err
-		}
+		r.next, r.done = bzip2Streams(src)
 	case compressors.FormatZstd:
-		f := compressors.NewZstdFrames(&zeroBound{source: src})
-		f.StopAtForeign = true // the next segment's data stays in src
-		f.OnFrameEnd = func() {
-			r.members++
-			r.end = src.off
-		}
-		d, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		r.stop = d.Close
-		// The framer passes every frame of the run; the decoder sees
-		// them as one input.
-		r.next = once(d)
+		err = r.zstdFrames()
 	default:
 		// lz4 (legacy) must be the last segment of an image, as the kernel
 		// stops at anything after it; lzo has no decoder here and
 		// compressors.NewReader says so.
-		d, err := compressors.NewReader(format, src)
-		if err != nil {
-			return nil, err
+		var d io.ReadCloser
+		if d, err = compressors.NewReader(format, src); err == nil {
+			r.stop = func() { d.Close() }
+			r.next = once(d)
 		}
-		r.stop = func() { d.Close() }
-		r.next = once(d)
 	}
-	if err := r.open(); err != nil {
+	if err == nil {
+		err = r.open()
+	}
+	if err != nil {
 		r.close()
 		return nil, err
 	}
 	return r, nil
+}
+
+// gzipStreams returns the next function of a gzip run: one decoder,
+// reset for each member.
+func gzipStreams(src *source) func() (io.Reader, error) {
+	var z *gzip.Reader
+	return func() (io.Reader, error) {
+		var err error
+		if z == nil {
+			z, err = gzip.NewReader(src)
+		} else {
+			err = z.Reset(src)
+		}
+		if err != nil {
+			return nil, err
+		}
+		z.Multistream(false)
+		return z, nil
+	}
+}
+
+// xzStreams returns the next and done functions of an xz run.
+func xzStreams(src *source) (next func() (io.Reader, error), done func(error) error) {
+	next = func() (io.Reader, error) {
+		// The kernel reads only xz with CRC32 or no check, but a
+		// listing tool may as well read every check.
+		return xz.ReaderConfig{SingleStream: true}.NewReader(src)
+	}
+	done = func(err error) error {
+		// With SingleStream the decoder probes one byte after the
+		// stream and complains if there is one: give it back.
+		if err != nil && err.Error() == "xz: unexpected data after stream" {
+			return src.unread(1)
+		}
+		return err
+	}
+	return next, done
+}
+
+// bzip2Streams returns the next and done functions of a bzip2 run.
+func bzip2Streams(src *source) (next func() (io.Reader, error), done func(error) error) {
+	next = func() (io.Reader, error) { return bzip2.NewReader(src), nil }
+	done = func(err error) error {
+		var se bzip2.StructuralError
+		switch {
+		case errors.As(err, &se) && string(se) == "bad magic value in continuation file":
+			// The decoder read two bytes past its stream looking for
+			// another one ("BZ"): give them back.
+			return src.unread(2)
+		case err == io.ErrUnexpectedEOF:
+			// One zero byte of padding at the very end.
+			if b, ok := src.lastByte(); ok && b == 0 {
+				if _, perr := src.Peek(1); perr == io.EOF {
+					return src.unread(1)
+				}
+			}
+		}
+		return err
+	}
+	return next, done
+}
+
+// zstdFrames sets r up to decode a run of zstd frames as one input.
+func (r *run) zstdFrames() error {
+	f := compressors.NewZstdFrames(&zeroBound{source: r.src})
+	f.StopAtForeign = true // the next segment's data stays in src
+	f.OnFrameEnd = func() {
+		r.members++
+		r.end = r.src.off
+	}
+	d, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return fmt.Errorf("zstd: %w", err)
+	}
+	r.stop = d.Close
+	// The framer passes every frame of the run; the decoder sees them as
+	// one input.
+	r.next = once(d)
+	return nil
 }
 
 // open starts the next stream.

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
 )
 
 func TestEscape(t *testing.T) {
@@ -112,6 +114,34 @@ func TestDiffTextEscapes(t *testing.T) {
 		checkTerminalSafe(t, out.String())
 		if by.group == nil && !strings.Contains(out.String(), `~ /l\033: size 2 -> 0 (-2), link a\n -> b\r`) {
 			t.Errorf("changed link not escaped:\n%s", out.String())
+		}
+	}
+}
+
+// TestWriteJSON: the JSON listing, which holds the entries packed, is
+// what encoding/json writes for the Image Read returns.
+func TestWriteJSON(t *testing.T) {
+	for _, img := range [][]byte{
+		{},
+		hostileNames(t),
+		cat(archive(t, true, file{name: "s", data: "<&>", mode: 0o4711}, file{name: "dev/x", typ: cpiogen.TypeBlock}),
+			compress(t, "zstd", archive(t, true, file{name: "s", link: "a"}))),
+	} {
+		read, err := Read(bytes.NewReader(img))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want, got bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(read); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteJSON(&got, NewReader(bytes.NewReader(img))); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("WriteJSON:\n%s\nencoding/json:\n%s", got.String(), want.String())
 		}
 	}
 }

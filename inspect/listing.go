@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -66,6 +67,40 @@ func writeLong(bw *bufio.Writer, e *Entry) {
 		fmt.Fprintf(bw, " (hard link to %s)", Escape(e.HardLink))
 	}
 	bw.WriteByte('\n')
+}
+
+// WriteJSON writes the image r reads as JSON, byte for byte as
+// json.Encoder with a two-space indent writes the Image that Read
+// returns. The size and the segments come first and are known only at
+// the end, so the entries are held until then, packed: a few times less
+// memory than the Image.
+func WriteJSON(w io.Writer, r *Reader) error {
+	p, err := packAll(r)
+	if err != nil {
+		return err
+	}
+	segs, err := json.MarshalIndent(append([]Segment{}, r.Segments()...), "  ", "  ")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "{\n  \"size\": %d,\n  \"segments\": %s,\n  \"entries\": [", r.Size(), segs)
+	for i, ref := range p.refs {
+		b, err := json.MarshalIndent(p.entry(ref), "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+	}
+	if len(p.refs) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	return bw.Flush()
 }
 
 // Describe says what a segment is in one line.

@@ -8,48 +8,38 @@ import (
 	"slices"
 )
 
-// packedFinals holds the entries of a whole image packed in memory, for
-// a diff of an image whose paths are not in sorted order: the entries
-// must be sorted before they can be merged. An entry takes its path,
-// link target and hard-link name, its 32-byte hash and a few bytes of
-// numbers, where an Entry would take about three times as much.
-type packedFinals struct {
+// packed holds entries packed in memory, for what must see every entry
+// before it writes any: the JSON listing, whose segments come first, and
+// the diff of an image whose paths are not in sorted order. An entry
+// takes its path, link target and hard-link name, its 32-byte hash and
+// a few bytes of numbers, where an Entry takes several times as much.
+type packed struct {
 	chunks  [][]byte
-	refs    []int // chunk<<packedChunkShift | offset of each final entry, in path order
+	refs    []int // chunk<<packedChunkShift | offset of each entry
 	scratch []byte
 }
 
 const packedChunkShift = 20 // 1 MiB chunks; an entry takes at most a few KiB
 
-// packFinals reads every entry r gives and keeps the final one of each
-// path, in path order.
-func packFinals(r *Reader) (*packedFinals, error) {
-	p := &packedFinals{}
+const sha256Len = 32
+
+// packAll reads every entry r gives, in order.
+func packAll(r *Reader) (*packed, error) {
+	p := &packed{}
 	for {
 		e, err := r.Next()
 		if err == io.EOF {
-			break
+			return p, nil
 		}
 		if err != nil {
 			return nil, err
 		}
 		p.add(e)
 	}
-	// Stable: of the records of one path, the last read stays last.
-	slices.SortStableFunc(p.refs, func(a, b int) int { return bytes.Compare(p.path(a), p.path(b)) })
-	kept := p.refs[:0]
-	for i, ref := range p.refs {
-		if i+1 < len(p.refs) && bytes.Equal(p.path(ref), p.path(p.refs[i+1])) {
-			continue
-		}
-		kept = append(kept, ref)
-	}
-	p.refs = slices.Clip(kept)
-	return p, nil
 }
 
 // add packs e: its path first, so that sorting reads only that.
-func (p *packedFinals) add(e *Entry) {
+func (p *packed) add(e *Entry) {
 	b := appendString(p.scratch[:0], e.Path)
 	b = appendString(b, e.Type)
 	b = appendString(b, e.Link)
@@ -72,26 +62,25 @@ func (p *packedFinals) add(e *Entry) {
 	p.scratch = b
 }
 
-const sha256Len = 32
-
 func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
 
+// bytes returns the packed entry at ref.
+func (p *packed) bytes(ref int) []byte {
+	return p.chunks[ref>>packedChunkShift][ref&(1<<packedChunkShift-1):]
+}
+
 // path returns the path of the entry at ref, without a copy.
-func (p *packedFinals) path(ref int) []byte {
-	b := p.chunks[ref>>packedChunkShift][ref&(1<<packedChunkShift-1):]
+func (p *packed) path(ref int) []byte {
+	b := p.bytes(ref)
 	n, k := binary.Uvarint(b)
 	return b[k : k+int(n)]
 }
 
-func (p *packedFinals) next() (*Entry, error) {
-	if len(p.refs) == 0 {
-		return nil, nil
-	}
-	ref := p.refs[0]
-	p.refs = p.refs[1:]
-	u := unpacker{b: p.chunks[ref>>packedChunkShift][ref&(1<<packedChunkShift-1):]}
+// entry unpacks the entry at ref.
+func (p *packed) entry(ref int) *Entry {
+	u := unpacker{b: p.bytes(ref)}
 	e := &Entry{Path: u.string(), Type: u.string(), Link: u.string(), HardLink: u.string()}
 	if n := int(u.b[0]); n > 0 {
 		e.SHA256 = hex.EncodeToString(u.b[1 : 1+n])
@@ -100,7 +89,7 @@ func (p *packedFinals) next() (*Entry, error) {
 	e.Mode, e.UID, e.GID = Perm(u.uint()), uint32(u.uint()), uint32(u.uint())
 	e.Size, e.Major, e.Minor = int64(u.uint()), uint32(u.uint()), uint32(u.uint())
 	e.MTime, e.NLink, e.DataSize, e.Segment = int64(u.uint()), uint32(u.uint()), int64(u.uint()), int(u.uint())
-	return e, nil
+	return e
 }
 
 // unpacker reads what add packed.
@@ -117,4 +106,40 @@ func (u *unpacker) string() string {
 	s := string(u.b[:n])
 	u.b = u.b[n:]
 	return s
+}
+
+// packedFinals gives the final entry of each path of a packed image, in
+// path order.
+type packedFinals struct {
+	p    *packed
+	refs []int
+}
+
+// packFinals reads every entry r gives and keeps the last of each path,
+// the one the kernel leaves, in path order.
+func packFinals(r *Reader) (*packedFinals, error) {
+	p, err := packAll(r)
+	if err != nil {
+		return nil, err
+	}
+	// Stable: of the records of one path, the last read stays last.
+	refs := p.refs
+	slices.SortStableFunc(refs, func(a, b int) int { return bytes.Compare(p.path(a), p.path(b)) })
+	kept := refs[:0]
+	for i, ref := range refs {
+		if i+1 < len(refs) && bytes.Equal(p.path(ref), p.path(refs[i+1])) {
+			continue
+		}
+		kept = append(kept, ref)
+	}
+	return &packedFinals{p: p, refs: kept}, nil
+}
+
+func (f *packedFinals) next() (*Entry, error) {
+	if len(f.refs) == 0 {
+		return nil, nil
+	}
+	e := f.p.entry(f.refs[0])
+	f.refs = f.refs[1:]
+	return e, nil
 }

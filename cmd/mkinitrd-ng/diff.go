@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,34 +33,16 @@ func diffCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
-	var group inspect.Grouping
-	switch *by {
-	case "path":
-	case "dir":
-		group = inspect.ByDir
-	case "store-path":
-		group = inspect.ByStorePath
-	case "package":
-		pkgs, err := inspect.ReadPackages(*dpkgDir)
-		if err != nil {
-			return failed(fl, stderr, err)
-		}
-		group = pkgs.Grouping()
-	default:
+	group, err := grouping(*by, *dpkgDir)
+	if errors.Is(err, errBadBy) {
 		fmt.Fprintf(stderr, "%s: --by %q: want path, dir, store-path or package\n", fl.Name(), *by)
 		return exitUsage
 	}
-
-	var open [2]inspect.Opener
-	for i, name := range rest {
-		if name == "-" {
-			spool := &stdinSpool{in: stdin}
-			defer spool.close()
-			open[i] = spool.open
-		} else {
-			open[i] = func() (io.ReadCloser, error) { return os.Open(name) }
-		}
+	if err != nil {
+		return failed(fl, stderr, err)
 	}
+	open, closeAll := openers(rest, stdin)
+	defer closeAll()
 	d, err := inspect.CompareStreams(open[0], open[1], imageName(rest[0]), imageName(rest[1]), *by, group)
 	if err != nil {
 		return failed(fl, stderr, err)
@@ -78,6 +61,47 @@ func diffCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitBuild
 	}
 	return exitOK
+}
+
+// errBadBy is the error for a --by that names no grouping.
+var errBadBy = errors.New("no such grouping")
+
+// grouping returns the grouping --by names: nil for path.
+func grouping(by, dpkgDir string) (inspect.Grouping, error) {
+	switch by {
+	case "path":
+		return nil, nil
+	case "dir":
+		return inspect.ByDir, nil
+	case "store-path":
+		return inspect.ByStorePath, nil
+	case "package":
+		pkgs, err := inspect.ReadPackages(dpkgDir)
+		if err != nil {
+			return nil, err
+		}
+		return pkgs.Grouping(), nil
+	}
+	return nil, errBadBy
+}
+
+// openers returns the openers of the images named on the command line,
+// "-" for standard input, and what closes them.
+func openers(names []string, stdin io.Reader) (open [2]inspect.Opener, closeAll func()) {
+	var spool *stdinSpool
+	for i, name := range names {
+		if name == "-" {
+			spool = &stdinSpool{in: stdin}
+			open[i] = spool.open
+		} else {
+			open[i] = func() (io.ReadCloser, error) { return os.Open(name) }
+		}
+	}
+	return open, func() {
+		if spool != nil {
+			spool.close()
+		}
+	}
 }
 
 // stdinSpool lets inspect.CompareStreams read an image on standard input

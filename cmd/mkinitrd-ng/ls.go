@@ -56,7 +56,8 @@ func failed(fl *pflag.FlagSet, stderr io.Writer, err error) int {
 }
 
 // lsCommand lists the entries of any initrd. The listings print each
-// entry as it is read; --json holds the image, as it prints it all.
+// entry as it is read; --json holds the entries, packed, until the
+// segments that come first are known.
 func lsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl := subFlags("ls", "IMAGE [--json] [-l]  (IMAGE - reads standard input)", stderr)
 	asJSON := fl.Bool("json", false, "print the segments and entries as JSON")
@@ -73,10 +74,7 @@ func lsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	out := &sinkWriter{w: stdout} // its error is the output's, not the image's
 	switch {
 	case *asJSON:
-		var img *inspect.Image
-		if img, err = inspect.Read(in); err == nil {
-			err = writeJSON(out, img)
-		}
+		err = inspect.WriteJSON(out, inspect.NewReader(in))
 	case *long:
 		err = inspect.WriteLongList(out, inspect.NewReader(in))
 	default:
