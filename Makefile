@@ -5,7 +5,9 @@ BIN     := bin/mkinitrd-ng
 # Tests need these Debian packages; `make deps` installs the missing ones.
 DEPS    := cpio libarchive-tools gcc libc6-dev xz-utils zstd lz4 gzip bzip2 \
            qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs kmod systemd udev time \
-           linux-source-6.1 groff-base strace patchelf
+           linux-source-6.1 groff-base strace patchelf \
+           cryptsetup-bin lvm2 mdadm xfsprogs btrfs-progs dosfstools swtpm swtpm-tools \
+           libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 libtss2-tcti-device0
 FUZZTIME ?= 10s
 # `make install` paths; DESTDIR prefixes them all, for packaging.
 BINDIR  ?= $(PREFIX)/bin
