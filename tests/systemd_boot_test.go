@@ -26,7 +26,14 @@ func kernelVersion(t *testing.T) string {
 // once, and returns its path.
 func systemdManifest(t *testing.T, dir string) string {
 	t.Helper()
-	data, err := os.ReadFile(systemdExample)
+	return withPoweroff(t, dir, systemdExample)
+}
+
+// withPoweroff writes the manifest at src into dir with a drop-in that
+// makes a failed boot power off at once, and returns its path.
+func withPoweroff(t *testing.T, dir, src string) string {
+	t.Helper()
+	data, err := os.ReadFile(src)
 	must(t, err)
 	var m map[string]any
 	must(t, json.Unmarshal(data, &m))
@@ -76,7 +83,14 @@ func rootDisk(t *testing.T, dir string) string {
 // switch root into it, whose /sbin/init then prints the marker.
 func TestBootSystemd(t *testing.T) {
 	dir := t.TempDir()
-	manifest := systemdManifest(t, dir)
+	bootSystemd(t, dir, systemdManifest(t, dir))
+}
+
+// bootSystemd builds a systemd initrd from manifest for the booted
+// kernel, boots it on the ext4 root disk, and checks that the boot goes
+// through each step to the root's init.
+func bootSystemd(t *testing.T, dir, manifest string) {
+	t.Helper()
 	img := filepath.Join(dir, "initrd.img")
 	// The manifest says zstd, and which modules; the version is the
 	// booted kernel's.
