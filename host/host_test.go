@@ -60,7 +60,6 @@ func (m *machine) mounts(lines ...string) {
 	m.file("/proc/self/mountinfo", b.String())
 }
 
-
 // block makes a block device at the sysfs directory dir (under
 // /sys/devices), numbered devID, and returns dir.
 func (m *machine) block(dir, devID string) string {
