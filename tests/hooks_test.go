@@ -536,3 +536,47 @@ func TestOutputDirectory(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelInstallHostMode: with no manifest and host mode on,
+// kernel-install add of Debian's kernel builds what `mkinitrd-ng host`
+// proposes for it, and that initrd boots the kernel on a virtio ext4 disk
+// like this machine's.
+func TestKernelInstallHostMode(t *testing.T) {
+	noDefaultManifest(t)
+	ver := kernelVersion(t)
+	switchFile := filepath.Join(t.TempDir(), "host")
+	must(t, os.WriteFile(switchFile, nil, 0o644))
+	k := newKernelInstall(t, "layout=bls\n", "MKINITRD_NG_MANIFEST=", "MKINITRD_NG_HOST="+switchFile)
+	r := k.run(t, "--verbose", "add", ver, kernel(t))
+	if r.code != 0 {
+		t.Fatalf("kernel-install add: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	initrd := filepath.Join(k.boot, machineID, ver, "initrd")
+	if !exists(initrd) {
+		t.Fatalf("no %s:\n%s%s", initrd, r.stdout, r.stderr)
+	}
+	bootSystemdImage(t, t.TempDir(), initrd)
+}
+
+// TestDebianHookHostMode: with no manifest and host mode on, the Debian
+// postinst hook builds the kernel's image from what `mkinitrd-ng host`
+// proposes, with the switch file's flags.
+func TestDebianHookHostMode(t *testing.T) {
+	noDefaultManifest(t)
+	ver := kernelVersion(t)
+	dir := t.TempDir()
+	switchFile := filepath.Join(dir, "host")
+	must(t, os.WriteFile(switchFile, []byte("--generic\n"), 0o644))
+	env := []string{"MKINITRD_NG=" + exe, "MKINITRD_NG_MANIFEST=", "MKINITRD_NG_HOST=" + switchFile,
+		"MKINITRD_NG_BOOT=" + dir, "INITRD=", "DEB_MAINT_PARAMS="}
+	r := runParts(t, env, "contrib/debian/postinst.d", ver, kernel(t))
+	if r.code != 0 {
+		t.Fatalf("run-parts postinst.d: exit %d\n%s", r.code, r.stderr)
+	}
+	ls := run(t, nil, "ls", filepath.Join(dir, "initrd.img-"+ver))
+	for _, want := range []string{"/init", "nvme.ko", "xfs.ko"} {
+		if !strings.Contains(ls.stdout, want) {
+			t.Errorf("the generic host image lacks %s:\n%s", want, tail(ls.stdout, 20))
+		}
+	}
+}

@@ -97,6 +97,13 @@ func bootSystemd(t *testing.T, dir, manifest string) {
 	if r := run(t, nil, "-m", manifest, "-o", img, "--kernel-version", kernelVersion(t)); r.code != 0 {
 		t.Fatalf("mkinitrd-ng: exit %d\n%s", r.code, r.stderr)
 	}
+	bootSystemdImage(t, dir, img)
+}
+
+// bootSystemdImage boots a systemd initrd on the ext4 root disk and
+// checks that the boot goes through each step to the root's init.
+func bootSystemdImage(t *testing.T, dir, img string) {
+	t.Helper()
 	disk := rootDisk(t, dir)
 	log := vm{
 		initrd: img,
