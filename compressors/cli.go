@@ -12,45 +12,30 @@ import (
 // ("zstd-cli") instead of the built-in Go encoder ("zstd").
 const CLISuffix = "-cli"
 
-// CLINames lists the compressor names backed by external tools, in a fixed
-// order. Each runs one tool process per segment (see NewSegmentedWriter),
-// so the tools' better ratios come with the parallelism of the Go engines.
-func CLINames() []string {
-	return []string{"gzip-cli", "zstd-cli", "xz-cli"}
-}
-
-// cliSpec describes a CLI engine: the tool it runs, its level range on the
-// tool's own scale, the levels that 0 and LevelMax stand for, and the
-// arguments for a level (which may be def or top even when they lie
-// outside min..max: xz's default and max are not presets).
+// cliSpec describes a CLI engine: the tool it runs, its levels on the
+// tool's own scale, and the arguments for a level (which may be def or
+// top even when they lie outside min..max: xz's default and max are not
+// presets).
 type cliSpec struct {
-	format   spec // the built-in format whose stream the tool writes
-	tool     string
-	min, max int
-	def, top int
-	args     func(level int) []string
+	tool   string
+	levels levels
+	args   func(level int) []string
 }
 
-func lookupCLI(name string) (cliSpec, bool) {
-	format, ok := strings.CutSuffix(name, CLISuffix)
+// cliFormat returns the format whose CLI engine is called name.
+func cliFormat(name string) (*format, bool) {
+	base, ok := strings.CutSuffix(name, CLISuffix)
 	if !ok {
-		return cliSpec{}, false
+		return nil, false
 	}
-	s, _ := lookupSpec(format)
-	switch format {
-	case "gzip":
-		// -n: no name and no mtime, so the output depends only on the input.
-		return cliSpec{format: s, tool: "gzip", min: 1, max: 9, def: 6, top: 9, args: func(l int) []string {
-			return []string{"-n", "-c", "-" + strconv.Itoa(l)}
-		}}, true
-	case "zstd":
-		// At most level 19: above it (--ultra) windows exceed what the
-		// kernel is known to decode.
-		return cliSpec{format: s, tool: "zstd", min: 1, max: 19, def: 0, top: 19, args: zstdCLIArgs}, true
-	case "xz":
-		return cliSpec{format: s, tool: "xz", min: 1, max: 9, def: 0, top: 9, args: xzCLIArgs}, true
-	}
-	return cliSpec{}, false
+	f, ok := writtenFormat(base)
+	return f, ok && f.cli != nil
+}
+
+// gzipCLIArgs returns gzip's options for a level: -n writes no name and
+// no mtime, so that the output depends only on the input.
+func gzipCLIArgs(level int) []string {
+	return []string{"-n", "-c", "-" + strconv.Itoa(level)}
 }
 
 // zstdCLIArgs returns zstd's options for a level: 1-19 are zstd's own.
@@ -121,39 +106,36 @@ outer:
 	return env
 }
 
-// lookupCLICompressor returns the CLI engine called name at level, or
-// ok=false when name is not a CLI engine's.
-func lookupCLICompressor(name string, level int) (c Compressor, ok bool, err error) {
-	s, ok := lookupCLI(name)
-	if !ok {
-		return nil, false, nil
-	}
-	switch {
+// newCLIEngine returns the CLI engine of f, called name, at level.
+func newCLIEngine(f *format, name string, level int) (Compressor, error) {
+	s := f.cli
+	switch l := s.levels; {
 	case level == 0:
-		level = s.def
+		level = l.def
 	case level == LevelMax:
-		level = s.top
-	case level < s.min || level > s.max:
-		return nil, true, fmt.Errorf("compressor %s: level %d out of range %d-%d (0 selects the default; max the smallest output)",
-			name, level, s.min, s.max)
+		level = l.top
+	case level < l.min || level > l.max:
+		return nil, fmt.Errorf("compressor %s: level %d out of range %d-%d (0 selects the default; max the smallest output)",
+			name, level, l.min, l.max)
 	}
 	path, err := exec.LookPath(s.tool)
 	if err != nil {
-		return nil, true, fmt.Errorf("compressor %s: %w (install %s, or use -c %s for the built-in encoder)",
-			name, err, s.tool, s.format.name)
+		return nil, fmt.Errorf("compressor %s: %w (install %s, or use -c %s for the built-in encoder)",
+			name, err, s.tool, f.compressor)
 	}
 	argv := append([]string{s.tool}, s.args(level)...)
 	ext := &external{argv: argv, path: path, line: joinCommand(argv), env: cleanEnv(),
-		ext: s.format.ext, magic: s.format.magic}
-	return &cliEngine{external: ext, name: name, level: level}, true, nil
+		ext: f.ext, magic: magicBytes(f.magic)}
+	return &cliEngine{external: ext, name: name, level: level, concat: f.concat}, nil
 }
 
 // cliEngine is a Compressor that runs a format's reference tool; unlike a
 // "cmd:" compressor its streams may be concatenated, so it is segmented.
 type cliEngine struct {
 	*external
-	name  string
-	level int
+	name   string
+	level  int
+	concat bool
 }
 
 // Name is the name Lookup takes, such as "zstd-cli"; the level is not
@@ -163,4 +145,4 @@ func (c *cliEngine) Name() string { return c.name }
 // String is the command line run for each segment, for messages.
 func (c *cliEngine) String() string { return c.line }
 
-func (c *cliEngine) concatenable() bool { return true }
+func (c *cliEngine) concatenable() bool { return c.concat }

@@ -57,8 +57,8 @@ func TestCLIEngines(t *testing.T) {
 	for _, tt := range tests {
 		c := lookup(t, tt.name, tt.level)
 		format := strings.TrimSuffix(tt.name, CLISuffix)
-		spec, _ := lookupSpec(format)
-		if c.Name() != tt.name || c.Ext() != spec.ext || !bytes.Equal(c.Magic(), spec.magic) {
+		f, _ := writtenFormat(format)
+		if c.Name() != tt.name || c.Ext() != f.ext || !bytes.Equal(c.Magic(), []byte(f.magic)) {
 			t.Errorf("%s: Name, Ext, Magic = %q, %q, % x", tt.name, c.Name(), c.Ext(), c.Magic())
 		}
 		if got, want := c.(*cliEngine).String(), strings.Join(tt.argv, " "); got != want {

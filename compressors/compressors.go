@@ -2,7 +2,6 @@ package compressors
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -62,16 +61,12 @@ func ParseLevel(s string) (int, error) {
 // CmdPrefix introduces an external command in a compressor name.
 const CmdPrefix = "cmd:"
 
-// Names lists the built-in compressor names, in a fixed order.
-func Names() []string {
-	return []string{"none", "gzip", "zstd", "xz", "lz4"}
-}
-
 // Lookup returns the compressor called name at the given level. Level 0
 // selects the format's default and LevelMax its smallest output; other
-// levels must lie in the format's range (see the package documentation). A name from CLINames runs the format's
-// reference tool, which must be installed. A name starting with "cmd:" runs
-// an external command, which takes no level.
+// levels must lie in the format's range (see the package documentation).
+// A name from CLINames runs the format's reference tool, which must be
+// installed. A name starting with "cmd:" runs an external command, which
+// takes no level.
 func Lookup(name string, level int) (Compressor, error) {
 	if line, ok := strings.CutPrefix(name, CmdPrefix); ok {
 		if level != 0 {
@@ -83,125 +78,90 @@ func Lookup(name string, level int) (Compressor, error) {
 		}
 		return External(argv)
 	}
-	if c, ok, err := lookupCLICompressor(name, level); ok {
-		return c, err
+	if f, ok := cliFormat(name); ok {
+		return newCLIEngine(f, name, level)
 	}
-	s, ok := lookupSpec(name)
+	f, ok := writtenFormat(name)
 	if !ok {
 		return nil, fmt.Errorf("unknown compressor %q (known: %s, %s, or %s<command line>)",
 			name, strings.Join(Names(), ", "), strings.Join(CLINames(), ", "), CmdPrefix)
 	}
+	l := f.levels
 	switch {
 	case level == 0:
-		level = s.def
-	case level == LevelMax && s.max != 0:
-		level = s.top
-	case level < s.min || level > s.max:
-		if s.max == 0 {
+		level = l.def
+	case level == LevelMax && l.max != 0:
+		level = l.top
+	case level < l.min || level > l.max:
+		if l.max == 0 {
 			return nil, fmt.Errorf("compressor %s takes no level (got %d)", name, level)
 		}
 		return nil, fmt.Errorf("compressor %s: level %d out of range %d-%d (0 selects the default)",
-			name, level, s.min, s.max)
+			name, level, l.min, l.max)
 	}
-	return &builtin{spec: s, level: level}, nil
+	return &builtin{format: f, level: level}, nil
 }
 
-// spec describes a built-in format. min..max is the valid level range and
-// def the level that 0 stands for; a def outside the range (lz4's) is a
-// sentinel that newWriter understands.
-type spec struct {
-	name, ext     string
-	magic         []byte
-	min, max, def int
-	top           int // the level LevelMax stands for: the smallest output
-	newWriter     func(w io.Writer, level int) (io.WriteCloser, error)
+// magicBytes returns a copy of magic, nil when it is not known.
+func magicBytes(magic string) []byte {
+	if magic == "" {
+		return nil
+	}
+	return []byte(magic)
 }
 
 // lz4DefaultLevel stands for CCompatFast, which has no number of its own on
 // the 1-9 scale.
 const lz4DefaultLevel = -2
 
-// lookupSpec returns the built-in format called name. It is a function
-// rather than a table so that the package holds no mutable state.
-func lookupSpec(name string) (spec, bool) {
-	switch name {
-	case "none":
-		return spec{name: "none", newWriter: newNone}, true
-	case "gzip":
-		return spec{name: "gzip", ext: ".gz", magic: []byte{0x1f, 0x8b},
-			min: 1, max: 9, def: 6, top: 9, newWriter: newGzip}, true
-	case "zstd":
-		return spec{name: "zstd", ext: ".zst", magic: []byte{0x28, 0xb5, 0x2f, 0xfd},
-			min: 1, max: 22, def: 3, top: 22, newWriter: newZstd}, true
-	case "xz":
-		// ulikunitz/xz's hash-table matcher does worse with a larger
-		// dictionary: on the benchmark's 69 MB image level 4 (256 KiB)
-		// gave 19.07 MB in 5.6 s, 5 (512 KiB) 19.08 MB in 4.7 s,
-		// 6 19.17 MB in 7.7 s and 9 (8 MiB) 19.40 MB in 20 s. Hence
-		// the default 5 and max 4.
-		return spec{name: "xz", ext: ".xz", magic: []byte{0xfd, '7', 'z', 'X', 'Z', 0x00},
-			min: 1, max: 9, def: 5, top: 4, newWriter: newXz}, true
-	case "lz4":
-		return spec{name: "lz4", ext: ".lz4", magic: []byte{0x02, 0x21, 0x4c, 0x18},
-			min: 1, max: 9, def: lz4DefaultLevel, top: 9, newWriter: newLz4}, true
-	}
-	return spec{}, false
-}
-
 // builtin is a Compressor backed by a Go library.
 type builtin struct {
-	spec
+	*format
 	level int
 }
 
-func (c *builtin) Name() string  { return c.name }
+func (c *builtin) Name() string  { return c.compressor }
 func (c *builtin) Ext() string   { return c.ext }
-func (c *builtin) Magic() []byte { return bytes.Clone(c.magic) }
+// Magic is nil for none, whose output is no compressed stream.
+func (c *builtin) Magic() []byte {
+	if c.name == FormatCpio {
+		return nil
+	}
+	return magicBytes(c.magic)
+}
 
 // String names the format and its effective level, for messages.
 func (c *builtin) String() string {
 	switch {
-	case c.max == 0:
-		return c.name
+	case c.levels.max == 0:
+		return c.compressor
 	case c.level == lz4DefaultLevel:
-		return c.name + " (fast)"
+		return c.compressor + " (fast)"
 	}
-	return fmt.Sprintf("%s -%d", c.name, c.level)
+	return fmt.Sprintf("%s -%d", c.compressor, c.level)
 }
 
 func (c *builtin) NewWriter(w io.Writer) (io.WriteCloser, error) {
 	return c.newWriterJobs(w, 0)
 }
 
-// newWriterJobs is NewWriter with the number of goroutines lz4 may use
-// (0: its default); the other formats run on the calling goroutine.
+// newWriterJobs is NewWriter with the number of goroutines a format that
+// compresses blocks in parallel within one stream (lz4) may use (0: its
+// default); the other formats run on the calling goroutine.
 func (c *builtin) newWriterJobs(w io.Writer, jobs int) (io.WriteCloser, error) {
 	if w == nil {
 		return nil, errors.New("compressors: NewWriter with a nil writer")
 	}
-	var zw io.WriteCloser
-	var err error
-	if c.name == "lz4" {
-		zw, err = newLz4Jobs(w, c.level, jobs)
-	} else {
-		zw, err = c.newWriter(w, c.level)
-	}
+	zw, err := c.newWriter(w, c.level, jobs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c, err)
 	}
 	return zw, nil
 }
 
-// concatenable reports whether streams of the format may follow each
-// other: the kernel unpacks concatenated gzip members, zstd frames and xz
-// streams, but nothing after an lz4 stream, and "none" needs no segments.
-func (c *builtin) concatenable() bool {
-	switch c.name {
-	case "gzip", "zstd", "xz":
-		return true
-	}
-	return false
-}
+// concatenable reports whether the format's streams may follow each
+// other, so that its output is cut into segments.
+func (c *builtin) concatenable() bool { return c.concat }
 
 // nopCloser passes writes through; Close has nothing to finish.
 type nopCloser struct{ io.Writer }
@@ -214,7 +174,7 @@ func (nopCloser) Close() error { return nil }
 const noneBufferSize = 256 << 10
 
 // newNone returns a buffered pass-through; Close flushes it.
-func newNone(w io.Writer, _ int) (io.WriteCloser, error) {
+func newNone(w io.Writer, _, _ int) (io.WriteCloser, error) {
 	return flushCloser{bufio.NewWriterSize(w, noneBufferSize)}, nil
 }
 
@@ -224,7 +184,7 @@ type flushCloser struct{ *bufio.Writer }
 
 func (f flushCloser) Close() error { return f.Flush() }
 
-func newGzip(w io.Writer, level int) (io.WriteCloser, error) {
+func newGzip(w io.Writer, level, _ int) (io.WriteCloser, error) {
 	// No name and mtime 0, as with gzip -n, so that the output depends
 	// only on the input.
 	zw, err := gzip.NewWriterLevel(w, level)
@@ -250,7 +210,7 @@ func (g gzipWriter) Reset(w io.Writer) {
 // allocates it, and --long windows above its limit fail.
 const zstdWindow = 8 << 20
 
-func newZstd(w io.Writer, level int) (io.WriteCloser, error) {
+func newZstd(w io.Writer, level, _ int) (io.WriteCloser, error) {
 	return zstd.NewWriter(w,
 		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
 		// After the level, which would otherwise pick the window.
@@ -269,7 +229,7 @@ func newZstd(w io.Writer, level int) (io.WriteCloser, error) {
 // halving at each step down, so the default 6 is 1 MiB.
 func xzDictCap(level int) int { return 8 << 20 >> (9 - level) }
 
-func newXz(w io.Writer, level int) (io.WriteCloser, error) {
+func newXz(w io.Writer, level, _ int) (io.WriteCloser, error) {
 	cfg := xz.WriterConfig{
 		DictCap:  xzDictCap(level),
 		CheckSum: xz.CRC32, // the kernel refuses CRC64 and SHA-256
@@ -282,12 +242,10 @@ func newXz(w io.Writer, level int) (io.WriteCloser, error) {
 // does not say; each holds two 8 MiB legacy blocks.
 const lz4Concurrency = 4
 
-func newLz4(w io.Writer, level int) (io.WriteCloser, error) { return newLz4Jobs(w, level, 0) }
-
-// newLz4Jobs compresses up to jobs legacy blocks at once (0: GOMAXPROCS,
-// at most lz4Concurrency). The blocks are independent, so the output is
-// the same for any jobs.
-func newLz4Jobs(w io.Writer, level, jobs int) (io.WriteCloser, error) {
+// newLz4 compresses up to jobs legacy blocks at once (0: GOMAXPROCS, at
+// most lz4Concurrency). The blocks are independent, so the output is the
+// same for any jobs.
+func newLz4(w io.Writer, level, jobs int) (io.WriteCloser, error) {
 	if jobs <= 0 {
 		jobs = min(runtime.GOMAXPROCS(0), lz4Concurrency)
 	}

@@ -3,54 +3,21 @@ package compressors
 import (
 	"bufio"
 	"bytes"
-	"compress/bzip2"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
-	"github.com/pierrec/lz4/v4"
-	"github.com/ulikunitz/xz"
-	"github.com/ulikunitz/xz/lzma"
 )
-
-// Format names returned by Detect and accepted by NewReader.
-const (
-	FormatCpio  = "cpio" // uncompressed newc/odc cpio
-	FormatGzip  = "gzip"
-	FormatBzip2 = "bzip2"
-	FormatLzma  = "lzma"
-	FormatXz    = "xz"
-	FormatLzo   = "lzo"
-	FormatLz4   = "lz4" // the legacy frame, the only one the kernel reads
-	FormatZstd  = "zstd"
-)
-
-// DetectLen is the number of leading bytes Detect needs to recognise every
-// format it knows.
-const DetectLen = 6
 
 // Detect names the format of a stream from its leading bytes, or returns ""
 // when none matches or header is too short to tell. The magic numbers are
 // those the kernel's initramfs unpacker recognises, made a little stricter
 // where a longer magic is standard.
 func Detect(header []byte) string {
-	for _, m := range [...]struct {
-		format string
-		magic  string
-	}{
-		{FormatXz, "\xfd7zXZ\x00"},
-		{FormatZstd, "\x28\xb5\x2f\xfd"},
-		{FormatLz4, "\x02\x21\x4c\x18"},
-		{FormatLzo, "\x89LZO"},
-		{FormatBzip2, "BZh"},
-		{FormatLzma, "\x5d\x00\x00"},
-		{FormatGzip, "\x1f\x8b"},
-		{FormatCpio, "07070"},
-	} {
-		if bytes.HasPrefix(header, []byte(m.magic)) {
-			return m.format
+	for _, f := range formats {
+		if bytes.HasPrefix(header, []byte(f.magic)) {
+			return f.name
 		}
 	}
 	return ""
@@ -63,37 +30,14 @@ func Detect(header []byte) string {
 // segment-parallel images. Close releases the decoder; it does not close r.
 // lzo has no decoder here: it is an error wrapping errors.ErrUnsupported.
 func NewReader(format string, r io.Reader) (io.ReadCloser, error) {
-	switch format {
-	case FormatCpio, "none":
-		return io.NopCloser(r), nil
-	case FormatGzip:
-		return newGzipReader(r)
-	case FormatZstd:
-		d, err := zstd.NewReader(NewZstdFrames(bufio.NewReader(r)), zstd.WithDecoderConcurrency(1))
-		if err != nil {
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		return d.IOReadCloser(), nil
-	case FormatXz:
-		d, err := xz.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		return io.NopCloser(d), nil
-	case FormatLz4:
-		return io.NopCloser(lz4.NewReader(r)), nil
-	case FormatBzip2:
-		return io.NopCloser(bzip2.NewReader(r)), nil
-	case FormatLzma:
-		d, err := lzma.NewReader(r)
-		if err != nil {
-			return nil, err
-		}
-		return io.NopCloser(d), nil
-	case FormatLzo:
-		return nil, fmt.Errorf("lzo: decompression %w", errors.ErrUnsupported)
+	f, ok := formatNamed(format)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("unknown compression format %q", format)
+	case f.newReader == nil:
+		return nil, fmt.Errorf("%s: decompression %w", f.name, errors.ErrUnsupported)
 	}
-	return nil, fmt.Errorf("unknown compression format %q", format)
+	return f.newReader(r)
 }
 
 // gzipReader decodes gzip members one at a time so that it can skip zero

@@ -154,3 +154,28 @@ func corrupt(b []byte) []byte {
 	c[len(c)/2] ^= 0x55
 	return c
 }
+
+// TestFormatsTable: Detect reads DetectLen bytes, enough for every magic,
+// and no magic is a prefix of another, so the table's order does not
+// matter to it; the names the command line lists are derived from it.
+func TestFormatsTable(t *testing.T) {
+	for _, f := range formats {
+		if len(f.magic) == 0 || len(f.magic) > DetectLen {
+			t.Errorf("%s: magic of %d bytes, want 1 to DetectLen (%d)", f.name, len(f.magic), DetectLen)
+		}
+		for _, g := range formats {
+			if f.name != g.name && strings.HasPrefix(g.magic, f.magic) {
+				t.Errorf("the magic of %s starts that of %s", f.name, g.name)
+			}
+		}
+		if Detect([]byte(f.magic)) != f.name {
+			t.Errorf("Detect(%q) = %q, want %q", f.magic, Detect([]byte(f.magic)), f.name)
+		}
+		if f.concat && f.last {
+			t.Errorf("%s: both concatenated and last", f.name)
+		}
+	}
+	if got := strings.Join(append(Names(), CLINames()...), ", "); got != "none, gzip, zstd, xz, lz4, gzip-cli, zstd-cli, xz-cli" {
+		t.Errorf("Names, CLINames = %s", got)
+	}
+}

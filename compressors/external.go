@@ -268,35 +268,43 @@ func (b *tailBuffer) lastLine() string {
 // program's output, judged from its name and the options that change the
 // container format.
 func knownOutput(argv []string) (ext string, magic []byte) {
-	args := argv[1:]
-	switch filepath.Base(argv[0]) {
-	case "zstd", "zstdmt":
-		return ".zst", []byte{0x28, 0xb5, 0x2f, 0xfd}
-	case "gzip", "pigz":
-		return ".gz", []byte{0x1f, 0x8b}
-	case "bzip2", "pbzip2", "lbzip2":
-		return ".bz2", []byte("BZh")
-	case "lzop":
-		return ".lzo", []byte{0x89, 'L', 'Z', 'O'}
-	case "lzma":
-		return ".lzma", []byte{0x5d, 0x00, 0x00}
-	case "xz":
-		switch xzFormat(args) {
-		case "", "auto", "xz":
-			return ".xz", []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
-		case "lzma", "alone":
-			return ".lzma", []byte{0x5d, 0x00, 0x00}
-		}
-		return "", nil
-	case "lz4":
-		if hasShortFlag(args, 'l') {
-			return ".lz4", []byte{0x02, 0x21, 0x4c, 0x18}
-		}
-		// The LZ4 frame format, which the kernel does not accept; the
-		// magic lets a caller notice that.
-		return ".lz4", []byte{0x04, 0x22, 0x4d, 0x18}
+	name := toolOutput(filepath.Base(argv[0]), argv[1:])
+	if name == lz4Frame {
+		return ".lz4", []byte(lz4FrameMagic)
 	}
-	return "", nil
+	f, ok := formatNamed(name)
+	if !ok {
+		return "", nil
+	}
+	return f.ext, magicBytes(f.magic)
+}
+
+// lz4Frame names the LZ4 frame format, which the kernel does not accept:
+// lz4 writes it without -l. Its magic lets a caller notice that.
+const (
+	lz4Frame      = "lz4 frame"
+	lz4FrameMagic = "\x04\x22\x4d\x18"
+)
+
+// xzToolFormat is the format xz writes with args: -F/--format picks xz
+// or lzma ("alone"); "" for the others (raw).
+func xzToolFormat(args []string) string {
+	switch xzFormat(args) {
+	case "", "auto", "xz":
+		return FormatXz
+	case "lzma", "alone":
+		return FormatLzma
+	}
+	return ""
+}
+
+// lz4ToolFormat is the format lz4 writes with args: the legacy frame
+// with -l, else the frame format.
+func lz4ToolFormat(args []string) string {
+	if hasShortFlag(args, 'l') {
+		return FormatLz4
+	}
+	return lz4Frame
 }
 
 // xzFormat returns the value of xz's last -F/--format option.

@@ -123,17 +123,18 @@ func (opts SegmentOptions) check(w io.Writer) (SegmentOptions, error) {
 }
 
 // oneStream returns the writer of a format that cannot be cut into
-// segments, and false for one that can.
+// segments, and false for one that can. A built-in one may use jobs
+// goroutines within its stream (lz4's blocks).
 func oneStream(w io.Writer, c Compressor, jobs int) (io.WriteCloser, bool, error) {
-	if b, ok := c.(*builtin); ok && b.name == "lz4" {
+	if cc, ok := c.(concatenator); ok && cc.concatenable() {
+		return nil, false, nil
+	}
+	if b, ok := c.(*builtin); ok {
 		zw, err := b.newWriterJobs(w, jobs)
 		return zw, true, err
 	}
-	if cc, ok := c.(concatenator); !ok || !cc.concatenable() {
-		zw, err := c.NewWriter(w)
-		return zw, true, err
-	}
-	return nil, false, nil
+	zw, err := c.NewWriter(w)
+	return zw, true, err
 }
 
 // WriteSegments compresses an archive that its caller has already cut
