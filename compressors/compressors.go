@@ -120,8 +120,9 @@ type builtin struct {
 	level int
 }
 
-func (c *builtin) Name() string  { return c.compressor }
-func (c *builtin) Ext() string   { return c.ext }
+func (c *builtin) Name() string { return c.compressor }
+func (c *builtin) Ext() string  { return c.ext }
+
 // Magic is nil for none, whose output is no compressed stream.
 func (c *builtin) Magic() []byte {
 	if c.name == FormatCpio {

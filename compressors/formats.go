@@ -77,14 +77,14 @@ var formats = [...]format{
 	{name: FormatGzip, magic: "\x1f\x8b", ext: ".gz", concat: true,
 		newReader: newGzipDecoder, compressor: "gzip", newWriter: newGzip,
 		levels: levels{min: 1, max: 9, def: 6, top: 9},
-		cli: &cliSpec{tool: "gzip", levels: levels{min: 1, max: 9, def: 6, top: 9}, args: gzipCLIArgs},
-		tools: []string{"gzip", "pigz"}},
+		cli:    &cliSpec{tool: "gzip", levels: levels{min: 1, max: 9, def: 6, top: 9}, args: gzipCLIArgs},
+		tools:  []string{"gzip", "pigz"}},
 	{name: FormatZstd, magic: "\x28\xb5\x2f\xfd", ext: ".zst", concat: true,
 		newReader: newZstdDecoder, compressor: "zstd", newWriter: newZstd,
 		levels: levels{min: 1, max: 22, def: 3, top: 22},
 		// At most level 19: above it (--ultra) windows exceed what the
 		// kernel is known to decode.
-		cli: &cliSpec{tool: "zstd", levels: levels{min: 1, max: 19, def: 0, top: 19}, args: zstdCLIArgs},
+		cli:   &cliSpec{tool: "zstd", levels: levels{min: 1, max: 19, def: 0, top: 19}, args: zstdCLIArgs},
 		tools: []string{"zstd", "zstdmt"}},
 	// ulikunitz/xz's hash-table matcher does worse with a larger
 	// dictionary, so its smallest output comes from level 4, and level
@@ -93,11 +93,11 @@ var formats = [...]format{
 		newReader: newXzDecoder, compressor: "xz", newWriter: newXz,
 		levels: levels{min: 1, max: 9, def: 5, top: 4},
 		cli:    &cliSpec{tool: "xz", levels: levels{min: 1, max: 9, def: 0, top: 9}, args: xzCLIArgs},
-		tools: []string{"xz"}, toolFormat: xzToolFormat},
+		tools:  []string{"xz"}, toolFormat: xzToolFormat},
 	{name: FormatLz4, magic: "\x02\x21\x4c\x18", ext: ".lz4", last: true,
 		newReader: newLz4Decoder, compressor: "lz4", newWriter: newLz4,
 		levels: levels{min: 1, max: 9, def: lz4DefaultLevel, top: 9},
-		tools: []string{"lz4"}, toolFormat: lz4ToolFormat},
+		tools:  []string{"lz4"}, toolFormat: lz4ToolFormat},
 	{name: FormatBzip2, magic: "BZh", ext: ".bz2", concat: true,
 		newReader: newBzip2Decoder, tools: []string{"bzip2", "pbzip2", "lbzip2"}},
 	{name: FormatLzma, magic: "\x5d\x00\x00", ext: ".lzma", concat: true,
@@ -211,7 +211,9 @@ func newXzDecoder(r io.Reader) (io.ReadCloser, error) {
 
 func newLz4Decoder(r io.Reader) (io.ReadCloser, error) { return io.NopCloser(lz4.NewReader(r)), nil }
 
-func newBzip2Decoder(r io.Reader) (io.ReadCloser, error) { return io.NopCloser(bzip2.NewReader(r)), nil }
+func newBzip2Decoder(r io.Reader) (io.ReadCloser, error) {
+	return io.NopCloser(bzip2.NewReader(r)), nil
+}
 
 func newLzmaDecoder(r io.Reader) (io.ReadCloser, error) {
 	d, err := lzma.NewReader(r)
