@@ -1,8 +1,8 @@
 package mkinitrd
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -205,13 +205,10 @@ func unwrap(err error) error {
 // copyDecoded streams a compressed source (a .ko.xz module) decoded; the
 // header's size is the decoded size measured while resolving.
 func copyDecoded(cw *cpiogen.Writer, f io.Reader, e *resolve.Entry, h *cpiogen.Header) error {
-	br := bufio.NewReaderSize(f, 64<<10)
-	magic, _ := br.Peek(compressors.DetectLen)
-	format := compressors.Detect(magic)
-	if format == "" || format == compressors.FormatCpio {
+	dec, err := compressors.NewDecoder(f)
+	if errors.Is(err, compressors.ErrNotCompressed) {
 		return fmt.Errorf("%s: not in a compressed format to decode", e.Source)
 	}
-	dec, err := compressors.NewReader(format, br)
 	if err != nil {
 		return fmt.Errorf("%s: %w", e.Source, err)
 	}

@@ -40,6 +40,25 @@ func NewReader(format string, r io.Reader) (io.ReadCloser, error) {
 	return f.newReader(r)
 }
 
+// ErrNotCompressed is the error of NewDecoder for input in no compressed
+// format.
+var ErrNotCompressed = errors.New("compressors: not in a compressed format")
+
+// NewDecoder decodes r from the compressed format its first bytes name
+// (see Detect), reading it through a buffer of its own: a compressed
+// file such as a .ko.xz module. Input in no compressed format (a plain
+// archive included) is an error wrapping ErrNotCompressed. Close
+// releases the decoder; it does not close r.
+func NewDecoder(r io.Reader) (io.ReadCloser, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(DetectLen)
+	format := Detect(head)
+	if format == "" || format == FormatCpio {
+		return nil, ErrNotCompressed
+	}
+	return NewReader(format, br)
+}
+
 // gzipReader decodes gzip members one at a time so that it can skip zero
 // padding between them, which the kernel allows between segments.
 type gzipReader struct {

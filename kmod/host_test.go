@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
 
@@ -92,7 +93,7 @@ func extract(t *testing.T, fsys *rootfs.FS, res *Result, dir string) {
 		must(t, err)
 		var r io.Reader = src
 		if m.Decompress {
-			rc, err := Decompressor(m.Source)(src)
+			rc, err := compressors.NewDecoder(src)
 			must(t, err)
 			defer rc.Close()
 			r = rc

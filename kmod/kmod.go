@@ -53,8 +53,8 @@ type File struct {
 	// Size is the size of the content stored in the initrd: the
 	// decompressed size when Decompress is set.
 	Size int64
-	// Decompress says the content is Source decompressed with
-	// Decompressor(Source).
+	// Decompress says the content is Source decoded from the format its
+	// first bytes name (compressors.NewDecoder).
 	Decompress bool
 	Why        string // what pulled the file in
 	From       string // the initrd path of the module that did; "" for the manifest

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
 )
 
 func modulePaths(res *Result) []string {
@@ -258,7 +260,7 @@ func TestDecompress(t *testing.T) {
 				}
 				f, err := fsys.Open(m.Source)
 				must(t, err)
-				rc, err := Decompressor(m.Source)(f)
+				rc, err := compressors.NewDecoder(f)
 				must(t, err)
 				got, err := io.ReadAll(rc)
 				must(t, err)
@@ -278,8 +280,8 @@ func TestDecompress(t *testing.T) {
 			t.Errorf("decompress=%v: modules.dep\n%s\nwant\n%s", decompress, dep, wantDep)
 		}
 	}
-	if Decompressor("x.ko") != nil {
-		t.Error("a .ko has a decompressor")
+	if compression("x.ko") != "" {
+		t.Error("a .ko has a compression suffix")
 	}
 }
 

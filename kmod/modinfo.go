@@ -1,17 +1,14 @@
 package kmod
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"debug/elf"
 	"fmt"
 	"io"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
-	"github.com/ulikunitz/xz"
 )
 
 // ModInfo is the .modinfo section of a module: NUL-separated key=value
@@ -65,42 +62,6 @@ func ReadModInfo(r io.ReaderAt) (ModInfo, error) {
 	return ParseModInfo(data), nil
 }
 
-// DecompressFunc returns a reader of the decompressed contents of r; the
-// caller closes it (which does not close r).
-type DecompressFunc func(r io.Reader) (io.ReadCloser, error)
-
-// Decompressor returns the function that decompresses a module or
-// firmware file by the suffix of its name (.xz, .zst, .gz), or nil when
-// the name has none of them.
-func Decompressor(name string) DecompressFunc {
-	switch compression(name) {
-	case ".xz":
-		return func(r io.Reader) (io.ReadCloser, error) {
-			// ulikunitz/xz reads a byte at a time: without a buffer, each
-			// byte is a read(2) and decoding is ten times slower.
-			x, err := xz.NewReader(bufio.NewReaderSize(r, 64<<10))
-			if err != nil {
-				return nil, err
-			}
-			return io.NopCloser(x), nil
-		}
-	case ".zst":
-		return func(r io.Reader) (io.ReadCloser, error) {
-			// One synchronous decoder per stream: no goroutines to leak.
-			d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
-			if err != nil {
-				return nil, err
-			}
-			return d.IOReadCloser(), nil
-		}
-	case ".gz":
-		return func(r io.Reader) (io.ReadCloser, error) {
-			return gzip.NewReader(r)
-		}
-	}
-	return nil
-}
-
 // moduleFacts is what reading a module file tells.
 type moduleFacts struct {
 	info ModInfo
@@ -117,8 +78,7 @@ func readModule(fsys *rootfs.FS, p string) (moduleFacts, error) {
 		return moduleFacts{}, err
 	}
 	defer f.Close()
-	dec := Decompressor(p)
-	if dec == nil {
+	if compression(p) == "" {
 		fi, err := f.Stat()
 		if err != nil {
 			return moduleFacts{}, err
@@ -129,7 +89,7 @@ func readModule(fsys *rootfs.FS, p string) (moduleFacts, error) {
 		}
 		return moduleFacts{info: info, size: fi.Size()}, nil
 	}
-	rc, err := dec(f)
+	rc, err := compressors.NewDecoder(f)
 	if err != nil {
 		return moduleFacts{}, fmt.Errorf("%s: %w", p, err)
 	}

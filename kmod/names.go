@@ -6,7 +6,7 @@ import (
 )
 
 // compressedSuffixes are the module file compressions libkmod and the
-// kernel know, with the decompressor of each (see Decompressor).
+// kernel know; compressors.NewDecoder decodes each.
 var compressedSuffixes = []string{".xz", ".zst", ".gz"}
 
 // compression returns the compression suffix of a module or firmware file
