@@ -246,6 +246,9 @@ func TestReadErrors(t *testing.T) {
 		{"odc", compress(t, "gzip", tool(t, []byte("x\n"), "sh", "-c", "cd \"$(mktemp -d)\" && cat > x && echo x | cpio -o -H odc --quiet")), "odc"},
 		{"checksum", checksummed, "checksum mismatch"},
 		{"lzo", []byte("\x89LZO\x00\r\n\x1a\n"), "lzo"},
+		// A 13-byte header asking for a 128 MiB dictionary, which the
+		// decoder would allocate before reading any data.
+		{"lzma dictionary", []byte("\x5d\x00\x00\x00\x08\xff\xff\xff\xff\xff\xff\xff\xff\x00\x00"), "dictionary size 134217728 exceeds"},
 		{"corrupt zstd", func() []byte {
 			z := compress(t, "zstd", good)
 			z[len(z)/2] ^= 0xff
