@@ -61,7 +61,9 @@ type held struct {
 	g *linkGroup // nil for an entry of no group
 }
 
-// NewReader returns a Reader of the image r holds.
+// NewReader returns a Reader of the image r holds. If r is an
+// io.ReaderAt, the image is its content from offset 0, which the Reader
+// may read a second time (see Reader).
 func NewReader(r io.Reader) *Reader {
 	rd := &Reader{recs: newRecords(r), groups: map[string]*linkGroup{}}
 	if ra, ok := r.(io.ReaderAt); ok {
