@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"iter"
 	"os"
 	"strings"
@@ -16,18 +15,31 @@ import (
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
 
-// WriteArchive writes the closure as an uncompressed newc archive to w,
-// reading file contents from fsys as it goes (nothing is staged). Every
-// entry gets mtime. It returns the archive's length.
-func WriteArchive(ctx context.Context, w io.Writer, fsys *rootfs.FS, c *resolve.Closure, mtime int64) (int64, error) {
-	entries := func(yield func(*resolve.Entry) bool) {
-		for i := range c.Entries {
-			if !yield(&c.Entries[i]) {
+// WriteArchive writes the closure's entries as an uncompressed newc
+// archive to w, reading file contents from fsys as it goes (nothing is
+// staged). Every entry gets mtime. It returns the archive's length.
+func WriteArchive(ctx context.Context, w io.Writer, c *resolve.Closure, fsys *rootfs.FS, mtime int64) (int64, error) {
+	a := &archiver{src: sources{fsys: fsys}, links: hardLinks(each(c.Entries)), mtime: mtime}
+	return a.writeEntries(ctx, w, each(c.Entries))
+}
+
+// each yields a pointer to each of entries, in order.
+func each(entries []resolve.Entry) iter.Seq[*resolve.Entry] {
+	return func(yield func(*resolve.Entry) bool) {
+		for i := range entries {
+			if !yield(&entries[i]) {
 				return
 			}
 		}
 	}
-	return writeEntries(ctx, w, sources{fsys: fsys}, entries, hardLinks(entries), mtime)
+}
+
+// archiver writes entries as cpio records: what every record of a build
+// shares.
+type archiver struct {
+	src   sources
+	links map[string]*linkGroup // the hard-link groups, by Entry.HardLink
+	mtime int64                 // every entry's
 }
 
 // sources opens the files an archive copies from the tree, refusing the
@@ -46,7 +58,7 @@ func (s sources) open(p string, follow bool) (*os.File, os.FileInfo, error) {
 	}
 	f, err := open(p)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", p, unwrap(err))
+		return nil, nil, fmt.Errorf("%s: %w", p, rootfs.Cause(err))
 	}
 	fi, err := f.Stat()
 	switch {
@@ -73,16 +85,13 @@ func (s sources) isOutput(fi os.FileInfo) bool {
 	return false
 }
 
-// writeEntries writes entries, in order, as WriteArchive does; links are
-// their hard-link groups.
-func writeEntries(ctx context.Context, w io.Writer, src sources, entries iter.Seq[*resolve.Entry], links map[string]*linkGroup, mtime int64) (int64, error) {
+// writeEntries writes entries, in order, as one archive with its
+// trailer, and returns its length.
+func (a *archiver) writeEntries(ctx context.Context, w io.Writer, entries iter.Seq[*resolve.Entry]) (int64, error) {
 	cw := cpiogen.NewWriter(w)
 	var err error
 	for e := range entries {
-		if err = ctx.Err(); err != nil {
-			break
-		}
-		if err = writeEntry(cw, src, e, mtime, links[e.HardLink]); err != nil {
+		if err = a.writeEntry(ctx, cw, e); err != nil {
 			break
 		}
 	}
@@ -121,8 +130,14 @@ func hardLinks(entries iter.Seq[*resolve.Entry]) map[string]*linkGroup {
 	return groups
 }
 
-func writeEntry(cw *cpiogen.Writer, src sources, e *resolve.Entry, mtime int64, g *linkGroup) error {
-	h, err := header(e, mtime, g)
+// writeEntry writes one entry's record, stopping first if the context is
+// done.
+func (a *archiver) writeEntry(ctx context.Context, cw *cpiogen.Writer, e *resolve.Entry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	g := a.links[e.HardLink]
+	h, err := header(e, a.mtime, g)
 	if err != nil {
 		return err
 	}
@@ -136,12 +151,13 @@ func writeEntry(cw *cpiogen.Writer, src sources, e *resolve.Entry, mtime int64, 
 		_, err := cw.Write(e.Data)
 		return err
 	}
-	return copyFile(cw, src, e, h)
+	return a.copyFile(cw, e, h)
 }
 
-// header is the cpio header of e. Of a hard-link group's names, only the
-// last carries the data (as gen_init_cpio does); the others have size 0.
-func header(e *resolve.Entry, mtime int64, g *linkGroup) (*cpiogen.Header, error) {
+// Header returns the cpio header of e as an archive of mtime holds it:
+// the name without its leading slash, the mode with the type bits of its
+// kind, and the size of a File's content.
+func Header(e *resolve.Entry, mtime int64) (*cpiogen.Header, error) {
 	mode, err := cpiogen.ModeFromFileMode(e.FileMode())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.Path, err)
@@ -150,15 +166,23 @@ func header(e *resolve.Entry, mtime int64, g *linkGroup) (*cpiogen.Header, error
 		Name: strings.TrimPrefix(e.Path, "/"), Mode: mode, UID: e.UID, GID: e.GID, MTime: mtime,
 		Linkname: e.LinkTarget, RDevMajor: e.Major, RDevMinor: e.Minor,
 	}
-	if e.Kind != resolve.File {
-		return h, nil
+	if e.Kind == resolve.File {
+		h.Size = e.Size
 	}
-	h.Size = e.Size
-	if g != nil {
-		h.LinkKey, h.NLink = e.HardLink, uint32(g.count)
-		if g.last != e.Path {
-			h.Size = 0
-		}
+	return h, nil
+}
+
+// header is Header for an entry of the hard-link group g (nil for none):
+// only the group's last name carries the data, as gen_init_cpio writes
+// it; the others have size 0.
+func header(e *resolve.Entry, mtime int64, g *linkGroup) (*cpiogen.Header, error) {
+	h, err := Header(e, mtime)
+	if err != nil || e.Kind != resolve.File || g == nil {
+		return h, err
+	}
+	h.LinkKey, h.NLink = e.HardLink, uint32(g.count)
+	if g.last != e.Path {
+		h.Size = 0
 	}
 	return h, nil
 }
@@ -166,8 +190,8 @@ func header(e *resolve.Entry, mtime int64, g *linkGroup) (*cpiogen.Header, error
 // copyFile streams a source file into the archive. A file whose size
 // changed since it was resolved is an error: the header already says how
 // many bytes follow, and an archive that disagrees with it is broken.
-func copyFile(cw *cpiogen.Writer, src sources, e *resolve.Entry, h *cpiogen.Header) error {
-	f, fi, err := src.open(e.Source, false)
+func (a *archiver) copyFile(cw *cpiogen.Writer, e *resolve.Entry, h *cpiogen.Header) error {
+	f, fi, err := a.src.open(e.Source, false)
 	if err != nil {
 		return err
 	}
@@ -181,25 +205,24 @@ func copyFile(cw *cpiogen.Writer, src sources, e *resolve.Entry, h *cpiogen.Head
 	if err := cw.WriteHeader(h); err != nil {
 		return fmt.Errorf("%s: %w", e.Path, err)
 	}
-	n, err := io.Copy(cw, io.LimitReader(f, e.Size))
+	return copyExactly(cw, f, e.Size, e.Source)
+}
+
+// copyExactly copies size bytes of f, the file source, to w: a file that
+// shrank or grew while being read is an error.
+func copyExactly(w io.Writer, f *os.File, size int64, source string) error {
+	n, err := io.Copy(w, io.LimitReader(f, size))
 	if err != nil {
-		return fmt.Errorf("%s: %w", e.Source, err)
+		return fmt.Errorf("%s: %w", source, err)
 	}
-	if n != e.Size {
-		return fmt.Errorf("%s: file shrank to %d bytes while being read (expected %d)", e.Source, n, e.Size)
+	if n != size {
+		return fmt.Errorf("%s: file shrank to %d bytes while being read (expected %d)", source, n, size)
 	}
 	var extra [1]byte
 	if k, _ := f.Read(extra[:]); k > 0 {
-		return fmt.Errorf("%s: file grew while being read (expected %d bytes)", e.Source, e.Size)
+		return fmt.Errorf("%s: file grew while being read (expected %d bytes)", source, size)
 	}
 	return nil
-}
-
-func unwrap(err error) error {
-	if pe, ok := err.(*fs.PathError); ok {
-		return pe.Err
-	}
-	return err
 }
 
 // copyDecoded streams a compressed source (a .ko.xz module) decoded; the

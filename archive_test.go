@@ -51,7 +51,7 @@ func TestSwappedSourceIsNotFollowed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	_, err := WriteArchive(context.Background(), &out, fsys, c, 0)
+	_, err := WriteArchive(context.Background(), &out, c, fsys, 0)
 	if err == nil || !strings.Contains(err.Error(), "/etc/conf") {
 		t.Fatalf("WriteArchive after the swap: err = %v", err)
 	}
@@ -72,7 +72,7 @@ func TestSizeChangeIsAnError(t *testing.T) {
 	if err := os.WriteFile(src, []byte("1234567890"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := WriteArchive(context.Background(), io.Discard, fsys, c, 0)
+	_, err := WriteArchive(context.Background(), io.Discard, c, fsys, 0)
 	if err == nil || !strings.Contains(err.Error(), "size changed from 5 to 10 bytes") {
 		t.Fatalf("err = %v", err)
 	}
@@ -91,7 +91,7 @@ func TestHardLinksShareAnInode(t *testing.T) {
 	}
 	fsys, c := resolveIn(t, dir, `{"contents": [{"source": "/a"}, {"source": "/b"}]}`)
 	var out bytes.Buffer
-	if _, err := WriteArchive(context.Background(), &out, fsys, c, 0); err != nil {
+	if _, err := WriteArchive(context.Background(), &out, c, fsys, 0); err != nil {
 		t.Fatal(err)
 	}
 	r := cpiogen.NewReader(&out)
@@ -139,7 +139,7 @@ func TestDecompressedEntry(t *testing.T) {
 		c := &resolve.Closure{Entries: []resolve.Entry{{Path: "/m.ko", Kind: resolve.File, Source: "/m.ko.xz",
 			Size: tt.size, Mode: 0o644, Decompress: true}}}
 		var out bytes.Buffer
-		_, err := WriteArchive(context.Background(), &out, fsys, c, 0)
+		_, err := WriteArchive(context.Background(), &out, c, fsys, 0)
 		if tt.wantErr {
 			if err == nil || !strings.Contains(err.Error(), "decoded size changed") {
 				t.Errorf("size %d: err = %v", tt.size, err)
@@ -173,7 +173,7 @@ func TestBuildMatchesWriteArchive(t *testing.T) {
 		{"target": "/run", "type": "dir", "mode": "1777"}, {"target": "/run/initctl", "type": "fifo"}]}`
 	fsys, c := resolveIn(t, dir, manifest)
 	var want bytes.Buffer
-	if _, err := WriteArchive(context.Background(), &want, fsys, c, 7); err != nil {
+	if _, err := WriteArchive(context.Background(), &want, c, fsys, 7); err != nil {
 		t.Fatal(err)
 	}
 	m, err := resolve.ParseManifest(strings.NewReader(manifest), "m.json")
@@ -206,14 +206,14 @@ func TestBuildMatchesWriteArchive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := WriteArchive(context.Background(), zw, fsys, c, 7); err != nil {
+		if _, err := WriteArchive(context.Background(), zw, c, fsys, 7); err != nil {
 			t.Fatal(err)
 		}
 		if err := zw.Close(); err != nil {
 			t.Fatal(err)
 		}
 		var got bytes.Buffer
-		res, err := Build(context.Background(), m, &got, Options{Root: dir, Compressor: comp, MTime: 7, SegmentSize: tt.size, Jobs: tt.jobs})
+		res, err := Build(context.Background(), &got, m, Options{Root: dir, Compressor: comp, MTime: 7, SegmentSize: tt.size, Jobs: tt.jobs})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -66,7 +66,7 @@ func TestPrependChecked(t *testing.T) {
 			}
 			m := manifest(t, `{"prepend": ["/early.cpio"], "contents": [{"target": "/a", "text": "x"}]}`)
 			var out bytes.Buffer
-			_, err := Build(context.Background(), m, &out, Options{Root: dir})
+			_, err := Build(context.Background(), &out, m, Options{Root: dir})
 			if tt.want == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -112,7 +112,7 @@ func TestOutputsAreNotRead(t *testing.T) {
 		`{"contents": [{"source": "/data/out.img", "target": "/other"}]}`,
 		`{"prepend": ["/data/out.img"]}`,
 	} {
-		_, err := Build(context.Background(), manifest(t, text), io.Discard, Options{Root: dir, Outputs: []os.FileInfo{fi}})
+		_, err := Build(context.Background(), io.Discard, manifest(t, text), Options{Root: dir, Outputs: []os.FileInfo{fi}})
 		if !errors.Is(err, ErrInputIsOutput) || !strings.Contains(err.Error(), "/data/out.img") {
 			t.Errorf("%s: error %v, want ErrInputIsOutput naming /data/out.img", text, err)
 		}
@@ -132,7 +132,7 @@ func TestCompressorErrorNamesNoEntry(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := manifest(t, `{"contents": [{"source": "/big"}]}`)
-		_, err = Build(context.Background(), m, io.Discard, Options{Root: dir, Compressor: c})
+		_, err = Build(context.Background(), io.Discard, m, Options{Root: dir, Compressor: c})
 		if err == nil || !strings.HasPrefix(err.Error(), `compressor "`+line+`"`) {
 			t.Errorf("%s: error %v, want the compressor's own", line, err)
 		}
@@ -146,7 +146,7 @@ func TestResolvedHook(t *testing.T) {
 	var calls, writesBefore int
 	w := &countWriter{w: io.Discard}
 	opts := Options{Root: t.TempDir(), Resolved: func() error { calls++; writesBefore = int(w.n); return nil }}
-	if _, err := Build(context.Background(), m, w, opts); err != nil {
+	if _, err := Build(context.Background(), w, m, opts); err != nil {
 		t.Fatal(err)
 	}
 	if calls != 1 || writesBefore != 0 {
@@ -154,10 +154,10 @@ func TestResolvedHook(t *testing.T) {
 	}
 	stop := errors.New("stop")
 	opts.Resolved = func() error { return stop }
-	if _, err := Build(context.Background(), m, w, opts); !errors.Is(err, stop) {
+	if _, err := Build(context.Background(), w, m, opts); !errors.Is(err, stop) {
 		t.Errorf("Build = %v, want Resolved's error", err)
 	}
 	bad := manifest(t, `{"contents": [{"source": "/missing"}]}`)
 	opts.Resolved = func() error { t.Error("Resolved ran for a failing resolution"); return nil }
-	Build(context.Background(), bad, w, opts)
+	Build(context.Background(), w, bad, opts)
 }

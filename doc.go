@@ -17,17 +17,18 @@
 //	...
 //	m, err := resolve.ParseManifest(f, "initrd.json")
 //	...
-//	res, err := mkinitrd.Build(ctx, m, w, mkinitrd.Options{MTime: epoch})
+//	res, err := mkinitrd.Build(ctx, w, m, mkinitrd.Options{MTime: epoch})
 //
 // Build writes nothing to w when resolution fails, but once writing has
 // begun an error can leave w with a partial image: write to a temporary
 // file and rename it when Build succeeds, as mkinitrd-ng does.
 //
-// Build resolves the closure in packed form (resolve.ResolvePacked), lays
-// the archive out without reading a file and cuts it into segments at
-// entry boundaries, writes the early segments (WriteEarly: microcode and
-// prepended archives), and then has each compressor worker write its own
-// segment, reading that segment's files itself (compressors.WriteSegments).
+// Build resolves the closure in packed form (resolve.ResolvePacked) with
+// its early segments (the microcode and prepended archives), lays the
+// archive out without reading a file and cuts it into segments at entry
+// boundaries, writes the early segments, and then has each compressor
+// worker write its own segment, reading that segment's files itself
+// (compressors.WriteSegments).
 // The segments are written to w in order, so the output does not depend on
 // Options.Jobs.
 //
@@ -35,7 +36,8 @@
 //
 // Resolve returns the closure, a sorted []resolve.Entry that says what
 // each path of the initrd is, where its content comes from and why it is
-// there; nothing is read beyond what deciding this needs. WriteArchive
+// there, and the early segments that come before it (Closure.Early);
+// nothing is read beyond what deciding this needs. WriteArchive
 // streams such a closure as one uncompressed archive, reading file
 // contents from the root (OpenRoot) as it goes. Between the two, a program
 // can inspect the closure, or add entries that come from elsewhere (see

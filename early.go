@@ -2,9 +2,9 @@ package mkinitrd
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
 	"github.com/mkinitrd-ng/mkinitrd-ng/kmod"
@@ -12,57 +12,124 @@ import (
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
 
-// WriteEarly writes the uncompressed segments that come before the main
-// archive: with "microcode", the CPU microcode where the kernel's early
-// loader looks for it (kernel/x86/microcode/*.bin, in the very first
-// cpio), then the manifest's "prepend" archives as they are. A prepend
-// file must be a regular file holding newc archives, each ended by a
-// TRAILER!!! record: anything else would make the kernel stop unpacking
-// there, or the next segment unreadable.
-func WriteEarly(w io.Writer, fsys *rootfs.FS, m *resolve.Manifest, mtime int64) error {
-	return writeEarly(w, sources{fsys: fsys}, m, mtime)
+// WriteEarly writes the closure's early segments (resolve.EarlySegment),
+// the uncompressed start of the image, to w: each segment of entries as
+// an archive of its own, each prepended archive as it is, padded with
+// zeros to 4 bytes, as the kernel reads the next segment's magic only at
+// a 4-byte boundary. Every entry gets mtime.
+func WriteEarly(ctx context.Context, w io.Writer, c *resolve.Closure, fsys *rootfs.FS, mtime int64) error {
+	a := &archiver{src: sources{fsys: fsys}, mtime: mtime}
+	return a.writeEarly(ctx, w, c.Early)
 }
 
-func writeEarly(w io.Writer, src sources, m *resolve.Manifest, mtime int64) error {
-	if m.Microcode {
-		files, err := kmod.Microcode(src.fsys)
-		if err != nil {
-			return err
-		}
-		if len(files) > 0 {
-			if err := writeMicrocode(w, files, mtime); err != nil {
-				return err
+func (a *archiver) writeEarly(ctx context.Context, w io.Writer, early []resolve.EarlySegment) error {
+	for _, s := range early {
+		if s.Archive != "" {
+			if err := a.copyArchive(ctx, w, s); err != nil {
+				return fmt.Errorf("prepend %w", err)
 			}
+			continue
 		}
-	}
-	for _, p := range m.Prepend {
-		if err := copyPrepend(w, src, p); err != nil {
-			return fmt.Errorf("prepend %w", err)
+		if _, err := a.writeEntries(ctx, w, each(s.Entries)); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// copyPrepend copies one archive, checking it as it goes, and pads it
-// with zeros to 4 bytes: the kernel reads the next segment's magic only
-// at a 4-byte boundary. Errors start with p.
-func copyPrepend(w io.Writer, src sources, p string) error {
-	f, fi, err := src.open(p, true)
+// copyArchive copies a prepended archive and pads it to 4 bytes. Errors
+// start with its path.
+func (a *archiver) copyArchive(ctx context.Context, w io.Writer, s resolve.EarlySegment) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, fi, err := a.src.open(s.Archive, true)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if fi.Size() == 0 {
-		return fmt.Errorf("%s: is empty, not a newc archive", p)
+	if fi.Size() != s.Size {
+		return fmt.Errorf("%s: size changed from %d to %d bytes while building", s.Archive, s.Size, fi.Size())
 	}
-	sw := &sinkWriter{w: w}
-	cw := &countWriter{w: sw}
-	err = checkNewc(bufio.NewReader(io.TeeReader(f, cw)))
-	if err := sw.own(err); err != nil {
-		return fmt.Errorf("%s: %w", p, err)
+	if err := copyExactly(w, f, s.Size, s.Archive); err != nil {
+		return err
 	}
-	_, err = w.Write(make([]byte, (4-cw.n%4)%4))
+	_, err = w.Write(make([]byte, (4-s.Size%4)%4))
 	return err
+}
+
+// releaseData drops the inline data of early segments that are written.
+func releaseData(early []resolve.EarlySegment) {
+	for _, s := range early {
+		for i := range s.Entries {
+			s.Entries[i].Data = nil
+		}
+	}
+}
+
+// resolveEarly finds the early segments of m: with "microcode", the CPU
+// microcode where the kernel's early loader looks for it
+// (kernel/x86/microcode/*.bin, in the very first archive), then the
+// manifest's "prepend" archives. A prepend file must be a regular file
+// holding newc archives, each ended by a TRAILER!!! record: anything else
+// would make the kernel stop unpacking there, or the next segment
+// unreadable.
+func resolveEarly(m *resolve.Manifest, src sources) ([]resolve.EarlySegment, error) {
+	var early []resolve.EarlySegment
+	if m.Microcode {
+		entries, err := microcode(src.fsys)
+		if err != nil {
+			return nil, err
+		}
+		if len(entries) > 0 {
+			early = append(early, resolve.EarlySegment{Entries: entries})
+		}
+	}
+	for _, p := range m.Prepend {
+		size, err := checkPrepend(src, p)
+		if err != nil {
+			return nil, fmt.Errorf("prepend %w", err)
+		}
+		early = append(early, resolve.EarlySegment{Archive: p, Size: size})
+	}
+	return early, nil
+}
+
+// microcode returns the entries of the early microcode archive: its
+// directories, then a file for each vendor with microcode in the tree.
+// No microcode at all gives no entries.
+func microcode(fsys *rootfs.FS) ([]resolve.Entry, error) {
+	files, err := kmod.Microcode(fsys)
+	if err != nil || len(files) == 0 {
+		return nil, err
+	}
+	var entries []resolve.Entry
+	for _, d := range kmod.MicrocodeDirs {
+		entries = append(entries, resolve.Entry{Path: "/" + d, Kind: resolve.Dir, Mode: 0o755,
+			Why: "directory of the early microcode archive"})
+	}
+	for _, f := range files {
+		entries = append(entries, resolve.Entry{Path: "/" + f.Path, Kind: resolve.File, Mode: 0o644,
+			Data: f.Data, Size: int64(len(f.Data)), Why: f.Why})
+	}
+	return entries, nil
+}
+
+// checkPrepend checks the archive at p and returns its size. Errors start
+// with p.
+func checkPrepend(src sources, p string) (int64, error) {
+	f, fi, err := src.open(p, true)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if fi.Size() == 0 {
+		return 0, fmt.Errorf("%s: is empty, not a newc archive", p)
+	}
+	if err := checkNewc(bufio.NewReader(f)); err != nil {
+		return 0, fmt.Errorf("%s: %w", p, err)
+	}
+	return fi.Size(), nil
 }
 
 // checkNewc reads newc archives to the end of r: each must end with a
@@ -100,23 +167,4 @@ func skipZeros(r *bufio.Reader) error {
 		}
 		r.ReadByte()
 	}
-}
-
-func writeMicrocode(w io.Writer, files []kmod.Generated, mtime int64) error {
-	cw := cpiogen.NewWriter(w)
-	for _, d := range kmod.MicrocodeDirs {
-		if err := cw.WriteHeader(&cpiogen.Header{Name: d, Mode: cpiogen.TypeDir | 0o755, MTime: mtime}); err != nil {
-			return err
-		}
-	}
-	for _, f := range files {
-		h := &cpiogen.Header{Name: strings.TrimPrefix(f.Path, "/"), Mode: cpiogen.TypeReg | 0o644, MTime: mtime, Size: int64(len(f.Data))}
-		if err := cw.WriteHeader(h); err != nil {
-			return fmt.Errorf("microcode %s: %w", f.Path, err)
-		}
-		if _, err := cw.Write(f.Data); err != nil {
-			return err
-		}
-	}
-	return cw.Close()
 }

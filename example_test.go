@@ -82,7 +82,7 @@ func Example() {
 		},
 	}
 	var buf bytes.Buffer
-	res, err := mkinitrd.Build(context.Background(), m, &buf, mkinitrd.Options{})
+	res, err := mkinitrd.Build(context.Background(), &buf, m, mkinitrd.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func Example_list() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := mkinitrd.Build(context.Background(), m, f, mkinitrd.Options{Compressor: zstd}); err != nil {
+	if _, err := mkinitrd.Build(context.Background(), f, m, mkinitrd.Options{Compressor: zstd}); err != nil {
 		log.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
@@ -205,7 +205,7 @@ func ExampleWriteArchive() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := mkinitrd.WriteArchive(context.Background(), w, fsys, c, 0); err != nil {
+	if _, err := mkinitrd.WriteArchive(context.Background(), w, c, fsys, 0); err != nil {
 		log.Fatal(err)
 	}
 	if err := w.Close(); err != nil {

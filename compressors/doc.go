@@ -85,8 +85,8 @@
 // them at once; the kernel unpacks the concatenated streams one after the
 // other. The segment size is fixed, not derived from the number of cores,
 // so the output is the same on any machine. WriteSegments does the same
-// for an archive its caller has already cut and can write piece by piece,
-// each piece in its own worker: mkinitrd.Build plans its archive so, and
+// for an archive its caller has already cut and can write segment by
+// segment, each in its own worker: mkinitrd.Build plans its archive so, and
 // the input is then read in parallel too.
 //
 // # External commands
@@ -116,5 +116,16 @@
 // concatenated gzip members, zstd frames, xz streams, lz4 legacy streams and
 // bzip2 streams. Zero bytes between gzip members and between zstd frames are
 // skipped as the kernel does; between xz streams the xz format's own padding
-// rule applies (a multiple of four zero bytes).
+// rule applies (a multiple of four zero bytes). NewDecoder does both for
+// a compressed file, such as a .ko.xz module. Concatenated and Last say
+// what may follow a stream of a format in an image.
+//
+// # Formats
+//
+// One table describes every format: its name, magic number and
+// extension, its decoder, the built-in writer with its levels and the
+// CLI engine, the programs that write it, and whether its streams are
+// concatenated or must come last. Lookup, Names, CLINames, Detect,
+// NewReader and the checks of external commands all read it, so a new
+// format is one entry there.
 package compressors

@@ -64,6 +64,22 @@ type Entry struct {
 type Closure struct {
 	Entries  []Entry
 	Warnings []string
+	// Early is what the image holds before the main archive, in order:
+	// the segments the kernel unpacks first, uncompressed. Resolve leaves
+	// it empty; mkinitrd.Resolve and mkinitrd.Build fill it in.
+	Early []EarlySegment
+}
+
+// EarlySegment is an uncompressed segment written before the main
+// archive, where the kernel's early loaders look: a cpio archive of
+// Entries, written in their order (the CPU microcode), or an Archive
+// copied as it is.
+type EarlySegment struct {
+	Entries []Entry
+	// Archive is the path inside the root of an archive the manifest
+	// prepends; Size is its size, as seen when resolved.
+	Archive string
+	Size    int64
 }
 
 // PackedClosure is a Closure whose entries are packed (see Packed), in
@@ -73,11 +89,19 @@ type PackedClosure struct {
 	Warnings []string
 }
 
-// Lookup returns the entry at path p, if any.
+// Lookup returns the entry at path p, if any: the main archive's, which
+// the kernel unpacks last, else an early segment's.
 func (c *Closure) Lookup(p string) (*Entry, bool) {
 	i := sort.Search(len(c.Entries), func(i int) bool { return c.Entries[i].Path >= p })
 	if i < len(c.Entries) && c.Entries[i].Path == p {
 		return &c.Entries[i], true
+	}
+	for _, s := range c.Early {
+		for i := range s.Entries {
+			if s.Entries[i].Path == p {
+				return &s.Entries[i], true
+			}
+		}
 	}
 	return nil, false
 }

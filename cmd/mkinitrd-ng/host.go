@@ -42,7 +42,7 @@ func hostCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	text, err := res.JSON()
 	if err == nil {
-		err = writeTo(*output, stdout, stderr, func(_ context.Context, w io.Writer) error {
+		err = writeTo(*output, stdout, func(_ context.Context, w io.Writer) error {
 			_, err := w.Write(text)
 			return err
 		})

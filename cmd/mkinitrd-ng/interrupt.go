@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
-	"sync"
 	"syscall"
 	"time"
 
@@ -15,67 +13,69 @@ import (
 )
 
 // stopWait is how long a build has, after a signal, to stop by itself
-// before the process exits without it: resolving does not look at the
-// context, and neither does compressing one large file.
+// before it is abandoned: resolving does not look at the context, and
+// neither does compressing one large file.
 const stopWait = 3 * time.Second
 
 // interrupt turns SIGINT, SIGTERM and SIGHUP into the cancellation of
 // ctx, with compressors.Interrupted as the cause, so that external
 // compressors get the signal too and the build stops. The build's caller
-// then reports a stoppedError. A build that has not stopped within
-// stopWait is abandoned: abort undoes its output and the process exits.
+// then reports a stoppedError.
 type interrupt struct {
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	sigs   chan os.Signal
-	quit   chan struct{}
-	mu     sync.Mutex // held by stop, and by the forced exit
-	ended  bool
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	sigs    chan os.Signal
+	quit    chan struct{} // closed by stop
+	expired chan struct{} // closed stopWait after a signal
 }
 
 // watchSignals starts watching for the signals; stop must be called when
 // the build has returned.
-func watchSignals(stderr io.Writer, target string, abort func()) *interrupt {
-	in := &interrupt{sigs: make(chan os.Signal, 1), quit: make(chan struct{})}
+func watchSignals() *interrupt {
+	in := &interrupt{sigs: make(chan os.Signal, 1), quit: make(chan struct{}), expired: make(chan struct{})}
 	in.ctx, in.cancel = context.WithCancelCause(context.Background())
 	signal.Notify(in.sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	go in.watch(stderr, target, abort)
+	go in.watch()
 	return in
 }
 
-func (in *interrupt) watch(stderr io.Writer, target string, abort func()) {
-	var sig syscall.Signal
+func (in *interrupt) watch() {
 	select {
 	case s := <-in.sigs:
-		sig = s.(syscall.Signal)
+		in.cancel(compressors.Interrupted{Signal: s.(syscall.Signal)})
 	case <-in.quit:
 		return
 	}
-	in.cancel(compressors.Interrupted{Signal: sig})
 	select {
-	case <-in.quit:
-		return
 	case <-time.After(stopWait):
+		close(in.expired)
+	case <-in.quit:
 	}
-	in.mu.Lock()
-	if in.ended {
-		in.mu.Unlock()
-		return
-	}
-	abort()
-	fmt.Fprintf(stderr, "mkinitrd-ng: %v\n", stoppedError{sig, target})
-	os.Exit(128 + int(sig))
 }
 
-// stop ends the watching; no forced exit happens after it returns.
-func (in *interrupt) stop() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if !in.ended {
-		in.ended = true
-		signal.Stop(in.sigs)
-		close(in.quit)
+// errAbandoned is the error of a build that did not stop within stopWait
+// of a signal.
+var errAbandoned = errors.New("build abandoned")
+
+// run runs build with the context, on a goroutine of its own, and
+// returns its error. A build that has not returned stopWait after a
+// signal is abandoned: run returns errAbandoned, and the caller undoes
+// the output and exits without waiting for it.
+func (in *interrupt) run(build func(ctx context.Context) error) error {
+	done := make(chan error, 1)
+	go func() { done <- build(in.ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-in.expired:
+		return errAbandoned
 	}
+}
+
+// stop ends the watching.
+func (in *interrupt) stop() {
+	signal.Stop(in.sigs)
+	close(in.quit)
 }
 
 // stopped returns err, or a stoppedError when a signal stopped the build.

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/inspect"
+	"github.com/mkinitrd-ng/mkinitrd-ng/internal/sink"
 )
 
 // subFlags returns a flag set for a subcommand with its usage line.
@@ -71,7 +72,7 @@ func lsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return failed(fl, stderr, err)
 	}
 	defer in.Close()
-	out := &sinkWriter{w: stdout} // its error is the output's, not the image's
+	out := &sink.Writer{W: stdout} // its error is the output's, not the image's
 	switch {
 	case *asJSON:
 		err = inspect.WriteJSON(out, inspect.NewReader(in))
@@ -81,7 +82,7 @@ func lsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = inspect.WriteList(out, inspect.NewReader(in))
 	}
 	if err != nil {
-		if out.err == nil {
+		if out.Err() == nil {
 			err = fmt.Errorf("%s: %w", imageName(rest[0]), err)
 		}
 		return failed(fl, stderr, err)

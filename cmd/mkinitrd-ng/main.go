@@ -80,7 +80,7 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.SetOutput(stderr)
 	fl.StringVarP(&cfg.manifest, "manifest", "m", "", "manifest `FILE` (JSON; - reads standard input)")
 	fl.StringVarP(&cfg.output, "output", "o", "", "output `FILE` (- writes standard output; a directory gets initrd.img-VERSION, see --kernel-version)")
-	fl.StringVarP(&cfg.compress, "compress", "c", "", "compressor: none, gzip, zstd, xz, lz4, gzip-cli, zstd-cli, xz-cli, or 'cmd:COMMAND ARGS' (default: the manifest's, else none)")
+	fl.StringVarP(&cfg.compress, "compress", "c", "", compressorHelp(append(compressors.Names(), compressors.CLINames()...), " (default: the manifest's, else none)"))
 	fl.StringVar(&cfg.level, "level", "", "compression `LEVEL`: a number, or max for the smallest bootable output (default: the compressor's)")
 	fl.StringVar(&cfg.root, "root", "", "read sources from `DIR` as if chrooted into it (default: the manifest's root, else /)")
 	fl.StringVar(&cfg.kernelVersion, "kernel-version", "", "kernel `VERSION` whose modules are included (default: the newest under <root>/lib/modules)")
@@ -99,6 +99,12 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 			"       mkinitrd-ng ls|diff|why|spec|host ... (mkinitrd-ng COMMAND --help)\n\nOptions:\n%s", fl.FlagUsages())
 	}
 	return fl
+}
+
+// compressorHelp is the help of a --compress flag that takes the names,
+// or an external command; more follows it.
+func compressorHelp(names []string, more string) string {
+	return "compressor: " + strings.Join(names, ", ") + ", or '" + compressors.CmdPrefix + "COMMAND ARGS'" + more
 }
 
 // command is a subcommand: it gets the arguments after its name and
@@ -138,7 +144,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mkinitrd-ng: %v\n", err)
 		return exitUsage
 	}
-	err := build(&cfg, fl.Args(), stdin, stdout, stderr)
+	err := flagged(build(&cfg, fl.Args(), stdin, stdout, stderr))
 	var ue usageError
 	var se stoppedError
 	switch {
@@ -155,6 +161,15 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mkinitrd-ng: %v\n", err)
 		return exitBuild
 	}
+}
+
+// flagged puts the flag that made err an error in front of it.
+func flagged(err error) error {
+	var we *mkinitrd.WarningsError
+	if errors.As(err, &we) {
+		return fmt.Errorf("--strict: %w", err)
+	}
+	return err
 }
 
 func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -181,11 +196,7 @@ func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer
 		return err
 	}
 	limitMemory(m)
-	if opts.Compressor == nil && cfg.level != "" {
-		// The level applies to the manifest's compressor.
-		m.Level = resolve.Level(cfg.level)
-	}
-	if _, err := mkinitrd.Compressor(m, opts); err != nil {
+	if opts.Compressor, err = mkinitrd.SelectCompressor(m, opts); err != nil {
 		return usageError{err}
 	}
 	if cfg.stats != "" && (cfg.dryRun || cfg.printSpec) {
@@ -246,16 +257,8 @@ func options(cfg *config) (mkinitrd.Options, error) {
 	if v := cfg.kernelVersion; v == "." || v == ".." || strings.ContainsAny(v, "/\x00") {
 		return opts, usageError{fmt.Errorf("--kernel-version %q: not a kernel version", v)}
 	}
-	if cfg.compress != "" {
-		level, err := compressors.ParseLevel(cfg.level)
-		if err != nil {
-			return opts, usageError{fmt.Errorf("--level: %w", err)}
-		}
-		c, err := compressors.Lookup(cfg.compress, level)
-		if err != nil {
-			return opts, usageError{err}
-		}
-		opts.Compressor = c
+	if err := compressor(cfg, &opts); err != nil {
+		return opts, err
 	}
 	epoch := cfg.epoch
 	what := "--source-date-epoch"
@@ -270,6 +273,23 @@ func options(cfg *config) (mkinitrd.Options, error) {
 		opts.MTime = t
 	}
 	return opts, nil
+}
+
+// compressor sets the compressor of --compress at --level or, without
+// --compress, the level for the manifest's compressor.
+func compressor(cfg *config, opts *mkinitrd.Options) error {
+	level, err := compressors.ParseLevel(cfg.level)
+	if err != nil {
+		return usageError{fmt.Errorf("--level: %w", err)}
+	}
+	if cfg.compress == "" {
+		opts.Level = resolve.Level(cfg.level)
+		return nil
+	}
+	if opts.Compressor, err = compressors.Lookup(cfg.compress, level); err != nil {
+		return usageError{err}
+	}
+	return nil
 }
 
 // warnJobs warns that a --jobs above compressors.MaxJobs is capped: more
@@ -325,15 +345,27 @@ func dryRun(m *resolve.Manifest, opts mkinitrd.Options, verbose bool, stdout, st
 	}
 	warn(c, stderr)
 	bw := bufio.NewWriter(stdout)
-	for i := range c.Entries {
-		e := &c.Entries[i]
-		if verbose {
-			fmt.Fprintf(bw, "%s\t# %s\n", e.String(), e.Why)
-		} else {
-			fmt.Fprintln(bw, e.String())
+	for _, s := range c.Early {
+		if s.Archive != "" {
+			printLine(bw, fmt.Sprintf("prepend %s (%d bytes)", s.Archive, s.Size), "archive before the main one (manifest)", verbose)
+		}
+		for i := range s.Entries {
+			printLine(bw, s.Entries[i].String(), s.Entries[i].Why, verbose)
 		}
 	}
+	for i := range c.Entries {
+		printLine(bw, c.Entries[i].String(), c.Entries[i].Why, verbose)
+	}
 	return bw.Flush()
+}
+
+// printLine prints a line of --dry-run, and with verbose the reason.
+func printLine(w io.Writer, line, why string, verbose bool) {
+	if verbose {
+		fmt.Fprintf(w, "%s\t# %s\n", line, why)
+	} else {
+		fmt.Fprintln(w, line)
+	}
 }
 
 func warn(c *resolve.Closure, stderr io.Writer) {

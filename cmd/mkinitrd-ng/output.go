@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,7 +55,7 @@ func checkOutputs(cfg *config, manifest os.FileInfo) ([]os.FileInfo, error) {
 // source directory that holds the output then does not list it.
 type imageFile struct {
 	name string
-	mu   sync.Mutex // Abort comes from the signal watcher
+	mu   sync.Mutex // an abandoned build may still write
 	f    *atomicfile.File
 	err  error
 }
@@ -110,25 +111,31 @@ func writeOutput(cfg *config, m *resolve.Manifest, opts mkinitrd.Options, stdout
 	var w io.Writer = stdout
 	var out *imageFile
 	target := ""
-	abort := func() {}
 	if cfg.output != "-" {
 		out = &imageFile{name: cfg.output}
-		w, target, abort = out, cfg.output, out.Abort
+		w, target = out, cfg.output
 		opts.Resolved = out.create
 	}
-	in := watchSignals(stderr, target, abort)
-	res, err := mkinitrd.Build(in.ctx, m, w, opts)
+	in := watchSignals()
+	defer in.stop()
+	var res *mkinitrd.Result
+	err := in.run(func(ctx context.Context) error {
+		var err error
+		res, err = mkinitrd.Build(ctx, w, m, opts)
+		return err
+	})
 	if err == nil && out != nil {
 		err = out.Commit()
 	}
-	abort()
-	in.stop()
+	if out != nil {
+		out.Abort()
+	}
 	if err != nil {
 		return in.stopped(err, target)
 	}
 	report(cfg, res, stderr)
 	if cfg.stats != "" {
-		return writeStats(cfg, m, res, stdout)
+		return writeStats(cfg, m, opts, res, stdout)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
 	"github.com/mkinitrd-ng/mkinitrd-ng/inspect"
 	"github.com/mkinitrd-ng/mkinitrd-ng/internal/atomicfile"
+	"github.com/mkinitrd-ng/mkinitrd-ng/internal/sink"
 	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
@@ -33,7 +34,7 @@ func specCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl.BoolVar(&job.check, "checksum", false, "write newc records with data checksums (070702; gen_init_cpio's -c)")
 	fl.IntVarP(&job.align, "align", "a", 0, "pad names so that file data larger than `ALIGN` bytes starts at a multiple of it (a power of two)")
 	fl.BoolVar(&job.opt.FileMTimes, "file-mtimes", false, "files keep their own mtime, as gen_init_cpio does; -t then applies to the other entries")
-	compress := fl.StringP("compress", "c", "none", "compressor: none, gzip, zstd, xz, lz4, or 'cmd:COMMAND ARGS'")
+	compress := fl.StringP("compress", "c", "none", compressorHelp(compressors.Names(), ""))
 	level := fl.String("level", "", "compression `LEVEL`: a number, or max (default: the compressor's)")
 	rest, code, done := parseSub(fl, args, 1, stderr)
 	if done {
@@ -43,7 +44,7 @@ func specCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", fl.Name(), err)
 		return exitUsage
 	}
-	err := job.run(rest[0], stdin, stdout, stderr)
+	err := job.run(rest[0], stdin, stdout)
 	var se stoppedError
 	switch {
 	case errors.As(err, &se):
@@ -89,7 +90,7 @@ func (j *specJob) setup(epoch, compress, levelFlag string) error {
 
 // run reads the spec and writes its archive, following the output rules:
 // neither the spec nor a file it names may be the output.
-func (j *specJob) run(spec string, stdin io.Reader, stdout, stderr io.Writer) error {
+func (j *specJob) run(spec string, stdin io.Reader, stdout io.Writer) error {
 	entries, err := j.readSpec(spec, stdin)
 	if err != nil {
 		return err
@@ -113,7 +114,7 @@ func (j *specJob) run(spec string, stdin io.Reader, stdout, stderr io.Writer) er
 	if j.opt.Open, err = specOpener(host, j.outputTarget); err != nil {
 		return err
 	}
-	return writeTo(j.output, stdout, stderr, func(ctx context.Context, w io.Writer) error {
+	return writeTo(j.output, stdout, func(ctx context.Context, w io.Writer) error {
 		return writeSpecArchive(w, compressors.WithContext(j.comp, ctx), entries, j.opt,
 			cpiogen.WithChecksum(j.check), cpiogen.WithDataAlign(j.align))
 	})
@@ -174,8 +175,8 @@ func writeSpecArchive(w io.Writer, comp compressors.Compressor, entries []cpioge
 	if err != nil {
 		return err
 	}
-	sink := &sinkWriter{w: cw}
-	aw := cpiogen.NewWriter(sink, wopts...)
+	s := &sink.Writer{W: cw}
+	aw := cpiogen.NewWriter(s, wopts...)
 	err = cpiogen.WriteSpec(aw, entries, opt)
 	if err == nil {
 		err = aw.Close()
@@ -183,59 +184,34 @@ func writeSpecArchive(w io.Writer, comp compressors.Compressor, entries []cpioge
 	if cerr := cw.Close(); err == nil {
 		err = cerr
 	}
-	return sink.own(err)
-}
-
-// sinkWriter passes writes on and keeps the first error, which the
-// archive writer would otherwise return behind an unrelated entry name.
-type sinkWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (s *sinkWriter) Write(p []byte) (int, error) {
-	n, err := s.w.Write(p)
-	if err != nil && s.err == nil {
-		s.err = err
-	}
-	return n, err
-}
-
-// own returns the writer's error in place of err, which carries it.
-func (s *sinkWriter) own(err error) error {
-	if err != nil && s.err != nil {
-		return s.err
-	}
-	return err
+	return s.Own(err)
 }
 
 // writeTo runs write on standard output ("-") or on a temporary file
 // renamed over name once complete, following the output rules (see
 // atomicfile). A signal stops write through its context.
-func writeTo(name string, stdout, stderr io.Writer, write func(context.Context, io.Writer) error) error {
-	if name == "-" {
-		in := watchSignals(stderr, "", func() {})
-		defer in.stop()
-		bw := bufio.NewWriterSize(stdout, 256<<10)
-		err := write(in.ctx, bw)
-		if err == nil {
-			err = bw.Flush()
-		}
-		return in.stopped(err, "")
-	}
-	f, err := atomicfile.Create(name, imageMode)
-	if err != nil {
-		return err
-	}
-	in := watchSignals(stderr, name, f.Abort)
+func writeTo(name string, stdout io.Writer, write func(context.Context, io.Writer) error) error {
+	in := watchSignals()
 	defer in.stop()
-	defer f.Abort()
-	bw := bufio.NewWriterSize(f, 256<<10)
-	err = write(in.ctx, bw)
-	if err == nil {
-		err = bw.Flush()
+	var f *atomicfile.File
+	if name == "-" {
+		name = ""
+	} else {
+		var err error
+		if f, err = atomicfile.Create(name, imageMode); err != nil {
+			return err
+		}
+		defer f.Abort()
+		stdout = f
 	}
-	if err == nil {
+	bw := bufio.NewWriterSize(stdout, 256<<10)
+	err := in.run(func(ctx context.Context) error {
+		if err := write(ctx, bw); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+	if err == nil && f != nil {
 		err = f.Commit()
 	}
 	return in.stopped(err, name)
@@ -279,6 +255,7 @@ func printSpec(cfg *config, m *resolve.Manifest, opts mkinitrd.Options, stdout, 
 	}
 	bw := bufio.NewWriter(stdout)
 	fmt.Fprintf(bw, "# gen_init_cpio spec of the initrd of %s (root %s), made by mkinitrd-ng --print-spec\n", cfg.manifest, fsys.Root())
+	leftOutEarly(bw, stderr, c.Early)
 	for _, e := range skipped {
 		fmt.Fprintf(bw, "# left out: %s: inline content of %d bytes has no host path\n", e.Path, len(e.Data))
 		fmt.Fprintf(stderr, "warning: --print-spec: %s: inline content has no host path; left out of the spec\n", e.Path)
@@ -289,6 +266,24 @@ func printSpec(cfg *config, m *resolve.Manifest, opts mkinitrd.Options, stdout, 
 	return bw.Flush()
 }
 
+// leftOutEarly notes the early segments in the spec and warns of them: a
+// spec describes one archive, and they come before it.
+func leftOutEarly(spec, stderr io.Writer, early []resolve.EarlySegment) {
+	for _, s := range early {
+		if s.Archive != "" {
+			fmt.Fprintf(spec, "# left out: prepend %s: an archive of %d bytes before the main one\n", s.Archive, s.Size)
+			fmt.Fprintf(stderr, "warning: --print-spec: prepend %s: an archive before the main one; left out of the spec\n", s.Archive)
+			continue
+		}
+		names := make([]string, len(s.Entries))
+		for i, e := range s.Entries {
+			names[i] = e.Path
+		}
+		fmt.Fprintf(spec, "# left out: an early archive before the main one: %s\n", strings.Join(names, " "))
+		fmt.Fprintf(stderr, "warning: --print-spec: an early archive of %d entries comes before the main one; left out of the spec\n", len(names))
+	}
+}
+
 // specEntries converts a closure to spec entries. The names of a
 // hard-link group become one file line at the place of the first name,
 // whose data goes on the last, as the archive writer does.
@@ -296,14 +291,11 @@ func specEntries(c *resolve.Closure, fsys *rootfs.FS) (entries []cpiogen.SpecEnt
 	groups := map[string]int{} // HardLink -> index in entries
 	for i := range c.Entries {
 		e := &c.Entries[i]
-		h := cpiogen.Header{Name: strings.TrimPrefix(e.Path, "/"), UID: e.UID, GID: e.GID,
-			Linkname: e.LinkTarget, RDevMajor: e.Major, RDevMinor: e.Minor}
-		mode, err := cpiogen.ModeFromFileMode(e.FileMode())
+		h, err := mkinitrd.Header(e, 0)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", e.Path, err)
+			return nil, nil, err
 		}
-		h.Mode = mode
-		var se cpiogen.SpecEntry
+		se := cpiogen.SpecEntry{Header: *h}
 		if e.Kind == resolve.File {
 			if e.Source == "" {
 				skipped = append(skipped, e)
@@ -318,7 +310,6 @@ func specEntries(c *resolve.Closure, fsys *rootfs.FS) (entries []cpiogen.SpecEnt
 			}
 			se.Source = fsys.HostPath(e.Source)
 		}
-		se.Header = h
 		entries = append(entries, se)
 	}
 	return entries, skipped, nil
@@ -326,12 +317,12 @@ func specEntries(c *resolve.Closure, fsys *rootfs.FS) (entries []cpiogen.SpecEnt
 
 // writeStats writes the --stats file of a finished build, or with
 // --stats - writes the statistics to stdout.
-func writeStats(cfg *config, m *resolve.Manifest, res *mkinitrd.Result, stdout io.Writer) error {
+func writeStats(cfg *config, m *resolve.Manifest, opts mkinitrd.Options, res *mkinitrd.Result, stdout io.Writer) error {
 	s := inspect.NewStats(res.Closure)
 	s.Output = cfg.output
 	s.Compressor = res.Compressor
 	s.Level = string(m.Level)
-	if cfg.compress != "" {
+	if cfg.compress != "" || opts.Level != "" {
 		s.Level = cfg.level
 	}
 	if s.Level == "" || s.Level == "0" {
