@@ -349,9 +349,10 @@ func TestDetectFails(t *testing.T) {
 // file system, and every storage and file system module for udev.
 func TestDetectGeneric(t *testing.T) {
 	r := detect(t, newMachine(t), true)
-	want := []string{"ahci", "base", "btrfs", "ext4", "keyboard", "luks", "lvm", "mdraid", "nvme", "virtio", "xfs"}
-	if !slices.Equal(r.Manifest.Include, want) {
-		t.Errorf("include %v, want %v", r.Manifest.Include, want)
+	for _, want := range []string{"ahci", "base", "btrfs", "ext4", "keyboard", "luks", "lvm", "mdraid", "nvme", "virtio", "xfs"} {
+		if !slices.Contains(r.Manifest.Include, want) {
+			t.Errorf("include %v lacks %s", r.Manifest.Include, want)
+		}
 	}
 	for _, mod := range []string{"nvme", "ahci", "xfs", "virtio_blk", "dm_crypt"} {
 		if r.Manifest.Modules == nil || !slices.Contains(r.Manifest.Modules.Include, mod) {
