@@ -40,22 +40,20 @@ func gzipCLIArgs(level int) []string {
 
 // zstdCLIArgs returns zstd's options for a level: 1-19 are zstd's own.
 // --single-thread, not -T1: -T1 runs zstd's multi-threaded engine with
-// one worker, which queues input in jobs of several windows; on a 64 MiB
-// file it peaked at 92 MiB of RSS at level 9, single-threaded at 20 MiB,
-// in the same time. It also fixes the frame layout whatever
-// ZSTD_NBTHREADS says (the environment is cleaned as well).
+// one worker, which queues input in jobs of several windows and so holds
+// several times the memory for the same output. It also fixes the frame
+// layout whatever ZSTD_NBTHREADS says (the environment is cleaned as
+// well).
 func zstdCLIArgs(level int) []string {
 	args := []string{"-q", "-c", "--single-thread"}
 	if level != 0 {
 		return append(args, "-"+strconv.Itoa(level))
 	}
-	// The default is tuned rather than a level, to reach the size of
-	// NixOS's single-stream zstd -10 in less time. On the benchmark's
-	// 69 MB systemd + modules image in 8 MiB segments, two processes at
-	// a time (best of 3): level 9 took 1.47-1.58 s for 1.014x the size
-	// of zstd -10, this 1.12-1.29 s for 1.012x; level 8 alone is 1.021x.
-	// A window as large as a segment (8 MiB, as zstd -19 has, which
-	// boots) and matches from 4 bytes make up for the shallower search.
+	// The default is tuned rather than a level, to reach the size of a
+	// single-stream zstd -10 in less time than level 9 (figures in
+	// doc/performance.md): a window as large as a segment (8 MiB, as
+	// zstd -19 has, which boots) and matches from 4 bytes make up for
+	// level 8's shallower search.
 	return append(args, "-8", "--zstd=wlog=23,mml=4,slog=3")
 }
 
@@ -66,14 +64,11 @@ func xzCLIArgs(level int) []string {
 	var lzma2 string
 	switch level {
 	case 0:
-		// The default is tuned rather than a preset. On the benchmark's
-		// 69 MB systemd + modules image in 8 MiB segments on 2 cores
-		// (medians of 3): xz -6's binary-tree search over an 8 MiB
-		// dictionary took 19 s, this hash-chain search of depth 4 over
-		// 2 MiB 7.7 s for 1.5% more than NixOS's single-stream xz -6
-		// (18-20 s). An 8 MiB dictionary was 0.6% smaller and 14%
-		// slower, 1 MiB 1.1% larger; a smaller dictionary also needs
-		// less memory in the kernel's decoder.
+		// The default is tuned rather than a preset: a hash-chain search
+		// of depth 4 over a 2 MiB dictionary takes a fraction of xz -6's
+		// binary-tree search for little more size (figures in
+		// doc/performance.md), and a smaller dictionary needs less
+		// memory in the kernel's decoder.
 		lzma2 = "preset=5,mf=hc4,depth=4,dict=2MiB"
 	default:
 		lzma2 = fmt.Sprintf("preset=%d,dict=%s", level, xzCLIDict(level))

@@ -36,7 +36,7 @@ type Compressor interface {
 }
 
 // LevelMax is the level that asks Lookup for the smallest output the
-// format can make that is known to boot, as measured: the top of the
+// format can make that is known to boot: the top of the
 // level range, except the pure-Go xz's 4 (see the package documentation).
 // ParseLevel returns it for "max".
 const LevelMax = -1
@@ -227,7 +227,7 @@ func newZstd(w io.Writer, level, _ int) (io.WriteCloser, error) {
 }
 
 // xzDictCap maps an xz level (1-9) to a dictionary size: 8 MiB at 9,
-// halving at each step down, so the default 6 is 1 MiB.
+// halving at each step down, so the default 5 is 512 KiB.
 func xzDictCap(level int) int { return 8 << 20 >> (9 - level) }
 
 func newXz(w io.Writer, level, _ int) (io.WriteCloser, error) {

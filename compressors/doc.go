@@ -7,8 +7,9 @@
 // Lookup maps a name and a level to a Compressor. Level 0 always selects the
 // format's default and LevelMax ("max" to ParseLevel) its smallest output
 // known to boot (the top of its range, except for xz: see below); any other
-// level outside the range below is an error that states the range. A Compressor is an immutable value: NewWriter may be
-// called from several goroutines at once, which is how NewSegmentedWriter
+// level outside the range below is an error that states the range. A
+// Compressor is an immutable value: NewWriter may be called from several
+// goroutines at once, which is how NewSegmentedWriter
 // gets its parallelism (one writer per segment, each segment cut on a cpio
 // entry boundary, outputs concatenated in order). For that reason the
 // built-in writers run single-threaded, except lz4 (see below), and every
@@ -28,7 +29,7 @@
 //	                       5=512 KiB (the default) 6=1 MiB 7=2 MiB 8=4 MiB
 //	                       9=8 MiB. Always check CRC32 and the HashTable4
 //	                       matcher, which does worse with larger
-//	                       dictionaries: max is level 4, measured smallest.
+//	                       dictionaries: max is level 4, its smallest.
 //	lz4   1-9     (fast)   pierrec/lz4 Level1-Level9 (its HC compressor); the
 //	                       default is CCompatFast, byte-identical to `lz4 -l`.
 //	                       Always the legacy frame.
@@ -38,8 +39,8 @@
 // decoder understands only the legacy frame, and its zstd decoder needs a
 // bounded window. The xz dictionary is capped at 8 MiB because that is the
 // largest size known to boot (kernel documentation advises 1 MiB or less).
-// ulikunitz/xz's BinaryTree matcher is never used: it is about fifty times
-// slower than HashTable4.
+// ulikunitz/xz's BinaryTree matcher is never used: it is far slower than
+// HashTable4.
 //
 // lz4 cannot be split into segments (the kernel rejects anything after an
 // lz4 stream), so its writer compresses several 8 MiB blocks in parallel
@@ -51,11 +52,9 @@
 // The plain format names use pure-Go encoders, the portable default. The
 // names gzip-cli, zstd-cli and xz-cli run the format's reference tool
 // instead, one process per segment, with the level on the tool's own
-// scale. They reach sizes the Go encoders cannot (on the README's 69 MB
-// benchmark image, gzip-cli -6 is 2% smaller than Go's gzip -9, zstd-cli
-// -9 12% smaller than Go's default zstd, xz-cli's default 16% smaller than
-// Go's xz -6), but they need the tool installed and
-// their output depends on its version:
+// scale. They reach sizes the Go encoders cannot (doc/performance.md
+// compares every preset), but they need the tool installed and their
+// output depends on its version:
 //
 //	name      levels  default  command run for each segment
 //	gzip-cli  1-9     6        gzip -n -c -LEVEL
@@ -65,15 +64,14 @@
 //
 // xz-cli's default is not one of xz's presets but
 // --lzma2=preset=5,mf=hc4,depth=4,dict=2MiB: a hash-chain match finder
-// with a shallow search over a 2 MiB dictionary, measured at 40% of the
-// time of xz -6 for 5% more size; its max is preset 9 (the same bytes as
-// 6, 7 and 8 once the dictionary is capped; -9e measured no smaller).
+// with a shallow search over a 2 MiB dictionary, a fraction of the time
+// of xz -6 for little more size; its max is preset 9 (the same bytes as
+// 6, 7 and 8 once the dictionary is capped; -9e is no smaller).
 //
 // zstd-cli's default is not one of zstd's levels either but
 // -8 --zstd=wlog=23,mml=4,slog=3: level 8's search with a window as
-// large as a segment and matches from 4 bytes, measured 1.2x as fast as
-// level 9 for a smaller output, 1.01x the size of NixOS's single-stream
-// zstd -10; --level 3 is zstd's own default.
+// large as a segment and matches from 4 bytes, faster than level 9 for a
+// smaller output; --level 3 is zstd's own default.
 //
 // The tools' option variables (GZIP, ZSTD_CLEVEL, ZSTD_NBTHREADS,
 // XZ_DEFAULTS, XZ_OPT) are removed from their environment.

@@ -12,12 +12,9 @@ import (
 )
 
 // DefaultSegmentSize is the segment size NewSegmentedWriter uses when none
-// is given. It was chosen from the cost of segmenting measured on a 69 MB
-// systemd + storage-module archive (see the README's Performance section):
-// at 8 MiB a segment spans a whole zstd window, segmenting costs 0.1-0.5%
-// with zstd, 1% with xz -4 and nothing with gzip, while a 100 MB image
-// still gives a dozen segments to share among the cores. At 4 MiB the cost
-// doubles, at 2 MiB it is 1-2.5%.
+// is given. At 8 MiB a segment spans a whole zstd window, so that cutting
+// costs little size (doc/performance.md measures it), while a 100 MB
+// image still gives a dozen segments to share among the cores.
 const DefaultSegmentSize = 8 << 20
 
 // SegmentOptions tune NewSegmentedWriter.
@@ -172,10 +169,9 @@ func WriteSegments(w io.Writer, c Compressor, opts SegmentOptions, n int, fill f
 	}
 	// Segments start together here rather than half a segment apart, so
 	// the one after the oldest often finishes first: half a segment of
-	// output may wait in all, about a whole compressed segment. A cap of
-	// a quarter segment each measured 8% slower with xz-cli; half a
-	// segment each let two segments of incompressible data wait at once,
-	// 8 MiB, which kept Go zstd's heap at the soft memory limit.
+	// output may wait in all, about a whole compressed segment. A smaller
+	// cap stalls workers that could run; a cap per segment rather than in
+	// all lets several segments of incompressible data wait at once.
 	p := newPipeline(w, c, opts.Jobs, max(opts.Size/2, chunkSize))
 	errs := make([]error, n)
 	for i := range n {

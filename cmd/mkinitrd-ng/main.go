@@ -1,6 +1,6 @@
 // Command mkinitrd-ng builds a minimal, reproducible initrd from a JSON
-// manifest. It only parses flags and wires the mkinitrd packages; see the
-// README for the manifest format.
+// manifest. It only parses flags and wires the mkinitrd packages; see
+// doc/manifest.md for the manifest format.
 package main
 
 import (
@@ -38,15 +38,9 @@ type usageError struct{ error }
 // the compressors' bounded buffers, and without a limit the collector lets
 // the garbage of resolving double the heap before it runs. The allowance
 // per entry keeps a huge manifest's live closure under the limit, where
-// the collector would otherwise run without pause (measured: 100,000
-// entries need about 1 KiB each). It is a soft limit: a build that needs
-// more still gets it, and measured builds that do (Go zstd at level 22
-// needs about 100 MiB) took no longer with it than without. With Go zstd
-// on two cores, whose two encoders keep about 25 MB live, the heap is
-// bounded by the limit itself: at 40 MiB the 2 GiB benchmark payload
-// (50,000 entries) peaked at 43-44 MiB of RSS and the 530-entry systemd
-// one at 38-41; at 34 MiB they peak at 38-40 and 37-38, with as many
-// collections and the same CPU time (Go xz, Go zstd, gzip, lz4).
+// the collector would otherwise run without pause. It is a soft limit: a
+// build that needs more still gets it. doc/performance.md has the
+// figures.
 const (
 	memoryLimit    = 34 << 20
 	memoryPerEntry = 1 << 10
