@@ -161,3 +161,61 @@ func TestResolvedHook(t *testing.T) {
 	opts.Resolved = func() error { t.Error("Resolved ran for a failing resolution"); return nil }
 	Build(context.Background(), w, bad, opts)
 }
+
+// TestEarlyResolved: the microcode and prepend archives are part of the
+// closure that Resolve returns, why-style lookups find the microcode,
+// and Build writes what WriteEarly and WriteArchive write from it.
+func TestEarlyResolved(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string]string{
+		"lib/firmware/intel-ucode/06-8e-09":               "intel\n",
+		"lib/firmware/intel-ucode/06-9e-0a":               "more intel\n",
+		"lib/firmware/amd-ucode/microcode_amd_fam17h.bin": "amd\n",
+	} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prepend := append(newc(t, true), 0) // 1 byte of padding to keep: the size is not a multiple of 4
+	if err := os.WriteFile(filepath.Join(dir, "early.cpio"), prepend, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	text := `{"microcode": true, "prepend": ["/early.cpio"], "contents": [{"target": "/a", "text": "x"}]}`
+	c, err := Resolve(manifest(t, text), Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Early) != 2 || len(c.Early[0].Entries) != 5 || c.Early[1].Archive != "/early.cpio" || c.Early[1].Size != int64(len(prepend)) {
+		t.Fatalf("Early = %+v, want the microcode archive's 5 entries, then /early.cpio", c.Early)
+	}
+	if e, ok := c.Lookup("/kernel/x86/microcode/GenuineIntel.bin"); !ok || string(e.Data) != "intel\nmore intel\n" {
+		t.Errorf("Lookup of the Intel microcode = %+v, %v", e, ok)
+	}
+	fsys, err := OpenRoot(manifest(t, text), Options{Root: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fsys.Close()
+	var want bytes.Buffer
+	if err := WriteEarly(context.Background(), &want, c, fsys, 7); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(want.Bytes(), append(prepend, 0, 0, 0)) || want.Len()%4 != 0 {
+		t.Error("WriteEarly did not copy the prepend archive padded to 4 bytes")
+	}
+	if _, err := WriteArchive(context.Background(), &want, c, fsys, 7); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	res, err := Build(context.Background(), &got, manifest(t, text), Options{Root: dir, MTime: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Errorf("Build wrote %d bytes that differ from the %d of WriteEarly and WriteArchive", got.Len(), want.Len())
+	}
+	if len(res.Closure.Early) != 2 || res.Closure.Early[0].Entries[3].Size != int64(len("intel\nmore intel\n")) {
+		t.Errorf("Result.Closure.Early = %+v", res.Closure.Early)
+	}
+}
