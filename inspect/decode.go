@@ -62,9 +62,9 @@ func newRun(src *source, format string) (*run, error) {
 	case compressors.FormatZstd:
 		err = r.zstdFrames()
 	default:
-		// lz4 (legacy) must be the last segment of an image, as the kernel
-		// stops at anything after it; lzo has no decoder here and
-		// compressors.NewReader says so.
+		// A format whose streams are not concatenated is read in one
+		// (lz4, which must be the image's last segment); lzo has no
+		// decoder here and compressors.NewReader says so.
 		var d io.ReadCloser
 		if d, err = compressors.NewReader(format, src); err == nil {
 			r.stop = func() { d.Close() }
@@ -205,8 +205,8 @@ func (r *run) finish(err error) error {
 	}
 	r.members++
 	r.end = r.src.off
-	if r.format == compressors.FormatLz4 || r.format == compressors.FormatCpio {
-		return io.EOF
+	if !compressors.Concatenated(r.format) {
+		return io.EOF // no stream of the format follows another (lz4)
 	}
 	if err := r.src.skipZeros(); err != nil {
 		if err == io.EOF {

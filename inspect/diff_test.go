@@ -303,3 +303,25 @@ func TestStats(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsEarly: the early segments count, a prepended archive as kind
+// "prepend", and a released microcode file by its Size.
+func TestStatsEarly(t *testing.T) {
+	c := &resolve.Closure{
+		Entries: []resolve.Entry{{Path: "/init", Kind: resolve.File, Data: []byte("#!/bin/sh\n"), Size: 10}},
+		Early: []resolve.EarlySegment{
+			{Entries: []resolve.Entry{
+				{Path: "/kernel", Kind: resolve.Dir},
+				{Path: "/kernel/x86/microcode/GenuineIntel.bin", Kind: resolve.File, Size: 1000},
+			}},
+			{Archive: "/boot/early.cpio", Size: 512},
+		},
+	}
+	s := NewStats(c)
+	if s.Entries != 4 || s.EntriesByKind["prepend"] != 1 || s.EntriesByKind["file"] != 2 || s.EntriesByKind["dir"] != 1 {
+		t.Errorf("entry counts %d %v", s.Entries, s.EntriesByKind)
+	}
+	if s.BytesByKind["prepend"] != 512 || s.ContentBytes != 1010 || s.BytesByTopDir["/kernel/x86"] != 1000 {
+		t.Errorf("bytes by kind %v, content %d, by top dir %v", s.BytesByKind, s.ContentBytes, s.BytesByTopDir)
+	}
+}

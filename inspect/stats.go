@@ -52,8 +52,10 @@ type Timing struct {
 	Total   float64 `json:"total"`
 }
 
-// NewStats counts a closure's entries and bytes. The caller fills in
-// the sizes, times and compressor, which the closure does not know.
+// NewStats counts a closure's entries and bytes, those of its early
+// segments included: each prepended archive counts as an entry of kind
+// "prepend", of its size. The caller fills in the sizes, times and
+// compressor, which the closure does not know.
 func NewStats(c *resolve.Closure) *Stats {
 	s := &Stats{
 		Version:          StatsVersion,
@@ -63,38 +65,52 @@ func NewStats(c *resolve.Closure) *Stats {
 		BytesByTopDir:    map[string]int64{},
 	}
 	seen := map[string]bool{} // hard-link groups counted
-	for i := range c.Entries {
-		e := &c.Entries[i]
-		kind := e.Kind.String()
-		s.Entries++
-		s.EntriesByKind[kind]++
-		var n int64
-		switch e.Kind {
-		case resolve.File:
-			n = e.Size
-			if e.Source == "" {
-				n = int64(len(e.Data))
-			}
-			if e.HardLink != "" {
-				if seen[e.HardLink] {
-					n = 0
-				}
-				seen[e.HardLink] = true
-			}
-			s.ContentBytes += n
-		case resolve.Symlink:
-			n = int64(len(e.LinkTarget))
+	for _, seg := range c.Early {
+		if seg.Archive != "" {
+			s.Entries++
+			s.EntriesByKind["prepend"]++
+			s.BytesByKind["prepend"] += seg.Size
 		}
-		s.BytesByKind[kind] += n
-		if e.Kind != resolve.File {
-			continue
-		}
-		s.BytesByTopDir[TopDir(e.Path)] += n
-		if sp := StorePath(e.Path); sp != "" {
-			s.BytesByStorePath[sp] += n
+		for i := range seg.Entries {
+			s.add(&seg.Entries[i], seen)
 		}
 	}
+	for i := range c.Entries {
+		s.add(&c.Entries[i], seen)
+	}
 	return s
+}
+
+// add counts an entry; seen holds the hard-link groups counted.
+func (s *Stats) add(e *resolve.Entry, seen map[string]bool) {
+	kind := e.Kind.String()
+	s.Entries++
+	s.EntriesByKind[kind]++
+	var n int64
+	switch e.Kind {
+	case resolve.File:
+		n = e.Size
+		if e.Source == "" && e.Data != nil {
+			n = int64(len(e.Data))
+		}
+		if e.HardLink != "" {
+			if seen[e.HardLink] {
+				n = 0
+			}
+			seen[e.HardLink] = true
+		}
+		s.ContentBytes += n
+	case resolve.Symlink:
+		n = int64(len(e.LinkTarget))
+	}
+	s.BytesByKind[kind] += n
+	if e.Kind != resolve.File {
+		return
+	}
+	s.BytesByTopDir[TopDir(e.Path)] += n
+	if sp := StorePath(e.Path); sp != "" {
+		s.BytesByStorePath[sp] += n
+	}
 }
 
 // SetTimes records the phase times.
