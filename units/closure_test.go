@@ -477,6 +477,9 @@ ExecStopPost=noexec-tool
 ExecCondition=/usr/lib/%N/check
 `,
 		lib + "y.service": "[Unit]\nDefaultDependencies=no\n[Service]\nExecSearchPath=/opt/bin\nExecStart=tool\nExecStop=udevadm\n",
+		// systemd skips a unit whose path condition fails, so its
+		// missing programs never run: mdadm-shutdown.service and dracut.
+		lib + "z.service": "[Unit]\nDefaultDependencies=no\nConditionFileIsExecutable=/usr/bin/dracut\nConditionPathExists=!/etc/nope\n[Service]\nExecStop=/usr/bin/dracut --force\n",
 		"/lib/systemd/system-generators/systemd-fstab-generator": "",
 		"/usr/sbin/udevadm":     "noexec:",
 		"/usr/bin/udevadm":      "",
@@ -484,7 +487,7 @@ ExecCondition=/usr/lib/%N/check
 		"/usr/lib/x/check":      "",
 		"/opt/bin/tool":         "",
 	}))
-	r, err := Closure(fsys, []string{"x.service", "y.service"}, Options{})
+	r, err := Closure(fsys, []string{"x.service", "y.service", "z.service"}, Options{})
 	if err == nil {
 		t.Fatal("no error for missing executables")
 	}
@@ -500,7 +503,8 @@ ExecCondition=/usr/lib/%N/check
 	if n := strings.Count(err.Error(), "\n") + 1; n != 3 {
 		t.Errorf("%d errors, want 3:\n%v", n, err)
 	}
-	if !hasWarning(r, lib+"x.service:4", "/bin/plymouth not found") || !hasWarning(r, lib+"x.service:6", "/usr/bin/absent not found") {
+	if !hasWarning(r, lib+"x.service:4", "/bin/plymouth not found") || !hasWarning(r, lib+"x.service:6", "/usr/bin/absent not found") ||
+		!hasWarning(r, lib+"z.service:6", "/usr/bin/dracut not found") {
 		t.Errorf("warnings: %q", r.Warnings)
 	}
 	wantSet(t, "execs", execPaths(r), []string{

@@ -309,18 +309,40 @@ func (c *closureBuilder) commands(u unitName, frag, sec string, entries []locate
 	if searchPath == nil {
 		searchPath = defaultPath
 	}
+	skipped := c.conditionFails(entries)
 	for _, key := range execKeys[sec] {
 		for _, e := range lists[key] {
 			where := fmt.Sprintf("%s:%d", e.file, e.Line)
 			cmds, err := splitCommands(e.Value)
 			if err != nil {
-				c.execProblem(errors.As(err, new(ignoredError)), "%s: %s= of %s: %v", where, key, u.full, err)
+				c.execProblem(skipped || errors.As(err, new(ignoredError)), "%s: %s= of %s: %v", where, key, u.full, err)
 			}
 			for _, cmd := range cmds {
+				cmd.ignore = cmd.ignore || skipped
 				c.command(u, frag, key, where, searchPath, cmd)
 			}
 		}
 	}
+}
+
+// conditionFails reports whether a path condition of the unit fails in
+// the root, where the image's files come from: systemd then skips the
+// unit, and its commands never run. Only plain conditions count, not
+// negated ("!") or triggering ("|") ones, which a missing path does not
+// fail alone.
+func (c *closureBuilder) conditionFails(entries []located) bool {
+	for _, e := range entries {
+		if e.Section != "Unit" || (e.Key != "ConditionPathExists" && e.Key != "ConditionFileIsExecutable") {
+			continue
+		}
+		if !path.IsAbs(e.Value) {
+			continue
+		}
+		if _, err := c.fs.Stat(e.Value); notExist(err) {
+			return true
+		}
+	}
+	return false
 }
 
 // execProblem is an error, or a warning when systemd would ignore it.
