@@ -336,6 +336,9 @@ func ParseLimit(s string) (Limit, error) {
 	if mult == 0 || err != nil || v < 0 || v*mult > math.MaxInt64/2 || math.IsNaN(v) {
 		return l, fmt.Errorf("limit %q: not a size such as 500K, 1M or 1048576, nor a percentage such as 5%%", s)
 	}
+	if mult == 1 && v != math.Trunc(v) {
+		return l, fmt.Errorf("limit %q: a number of bytes is whole (give 1.5K or 1.5M for a fraction of a unit)", s)
+	}
 	l.Bytes = int64(math.Round(v * mult))
 	return l, nil
 }

@@ -167,7 +167,7 @@ func TestParseLimit(t *testing.T) {
 			t.Errorf("ParseLimit(%q) = %+v, %v", tc.in, l, err)
 		}
 	}
-	for _, bad := range []string{"", "M", "-1", "1T", "5%%", "abc", "-3%", "1e400", "NaN"} {
+	for _, bad := range []string{"", "M", "-1", "1T", "5%%", "abc", "-3%", "1e400", "NaN", "1.5", "2.5B"} {
 		if l, err := ParseLimit(bad); err == nil {
 			t.Errorf("ParseLimit(%q) = %+v, want an error", bad, l)
 		}
