@@ -115,7 +115,7 @@ func newCLIEngine(f *format, name string, level int) (Compressor, error) {
 	}
 	path, err := exec.LookPath(s.tool)
 	if err != nil {
-		return nil, fmt.Errorf("compressor %s: %w (install %s, or use -c %s for the built-in encoder)",
+		return nil, fmt.Errorf("compressor %s: %w (install %s, or use the built-in encoder, %s)",
 			name, err, s.tool, f.compressor)
 	}
 	argv := append([]string{s.tool}, s.args(level)...)

@@ -107,7 +107,7 @@ func TestCLILookupErrors(t *testing.T) {
 	}
 	t.Setenv("PATH", t.TempDir())
 	_, err := Lookup("xz-cli", 0)
-	if err == nil || !strings.Contains(err.Error(), "install xz, or use -c xz for the built-in encoder") {
+	if err == nil || !strings.Contains(err.Error(), "install xz, or use the built-in encoder, xz") {
 		t.Errorf("Lookup without xz in PATH: %v", err)
 	}
 }
