@@ -51,6 +51,11 @@ const (
 	// namesize (which counts the NUL) or symlink data is larger.
 	PathMax = 4096
 
+	// MaxMajor and MaxMinor are the largest device numbers Linux has: a
+	// 12-bit major and a 20-bit minor (MAJOR and MINOR of its dev_t).
+	MaxMajor = 1<<12 - 1
+	MaxMinor = 1<<20 - 1
+
 	// NameMax is the kernel's NAME_MAX: the longest path component it
 	// creates when it unpacks an archive.
 	NameMax = 255

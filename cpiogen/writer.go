@@ -359,6 +359,9 @@ func (w *Writer) validate(h *Header) error {
 	} else if h.Linkname != "" {
 		return bad("a %s cannot have a link target (%q)", typeName(typ), h.Linkname)
 	}
+	if h.RDevMajor > MaxMajor || h.RDevMinor > MaxMinor {
+		return bad("device %d:%d is out of Linux's range (major at most %d, minor at most %d)", h.RDevMajor, h.RDevMinor, MaxMajor, MaxMinor)
+	}
 	if typ != TypeChar && typ != TypeBlock && (h.RDevMajor != 0 || h.RDevMinor != 0) {
 		return bad("a %s cannot have a device number (%d:%d)", typeName(typ), h.RDevMajor, h.RDevMinor)
 	}

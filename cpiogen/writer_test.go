@@ -221,6 +221,8 @@ func TestWriterErrors(t *testing.T) {
 		{"bad type", nil, Header{Name: "f", Mode: 0o170644}, ErrHeader, "no valid file type"},
 		{"extra mode bits", nil, Header{Name: "f", Mode: TypeReg | 1<<20}, ErrHeader, "beyond"},
 		{"dir with data", nil, Header{Name: "d", Mode: TypeDir, Size: 1}, ErrHeader, "cannot have data"},
+		{"major too big", nil, Header{Name: "c", Mode: TypeChar, RDevMajor: 4096}, ErrHeader, "device 4096:0 is out of Linux's range"},
+		{"minor too big", nil, Header{Name: "b", Mode: TypeBlock, RDevMajor: 8, RDevMinor: 1 << 20}, ErrHeader, "device 8:1048576 is out of Linux's range"},
 		{"empty symlink", nil, Header{Name: "l", Mode: TypeSymlink}, ErrHeader, "empty target"},
 		{"NUL in target", nil, Header{Name: "l", Mode: TypeSymlink, Linkname: "a\x00"}, ErrHeader, "NUL"},
 		{"long target", nil, Header{Name: "l", Mode: TypeSymlink, Linkname: strings.Repeat("x", PathMax)}, ErrHeader, "PATH_MAX"},

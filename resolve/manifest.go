@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
 	"github.com/mkinitrd-ng/mkinitrd-ng/elfdeps"
 	"io"
 	"path"
@@ -16,13 +17,6 @@ import (
 // MaxManifestSize bounds how much of a manifest is read: a larger one is
 // an error, not an out-of-memory kill.
 const MaxManifestSize = 64 << 20
-
-// Linux's device numbers: a 12-bit major and a 20-bit minor (dev_t's
-// MAJOR and MINOR in the kernel).
-const (
-	MaxMajor = 1<<12 - 1
-	MaxMinor = 1<<20 - 1
-)
 
 // Manifest is what the user asks for: version 1 of the JSON format
 // documented in doc/manifest.md.
@@ -445,8 +439,8 @@ func (c *Content) validate() error {
 	if !isDev && (c.Major != nil || c.Minor != nil) {
 		return errors.New(`"major" and "minor" are only for type char or block`)
 	}
-	if isDev && (*c.Major > MaxMajor || *c.Minor > MaxMinor) {
-		return fmt.Errorf("device %d:%d is out of Linux's range (major at most %d, minor at most %d)", *c.Major, *c.Minor, MaxMajor, MaxMinor)
+	if isDev && (*c.Major > cpiogen.MaxMajor || *c.Minor > cpiogen.MaxMinor) {
+		return fmt.Errorf("device %d:%d is out of Linux's range (major at most %d, minor at most %d)", *c.Major, *c.Minor, cpiogen.MaxMajor, cpiogen.MaxMinor)
 	}
 	if c.Symlink != nil && (*c.Symlink == "" || strings.ContainsRune(*c.Symlink, 0)) {
 		return errors.New("symlink target is empty or holds NUL")
