@@ -86,7 +86,7 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "resolve and print the entries without writing")
 	fl.BoolVarP(&cfg.verbose, "verbose", "v", false, "say what is done and why each entry is included")
 	fl.BoolVar(&cfg.version, "version", false, "print the version and exit")
-	fl.StringVar(&cfg.stats, "stats", "", "write build statistics as JSON to `FILE` (- writes standard output; see the README for the fields)")
+	fl.StringVar(&cfg.stats, "stats", "", "write build statistics as JSON to `FILE` (- writes standard output; doc/cli.md lists the fields)")
 	fl.BoolVar(&cfg.printSpec, "print-spec", false, "print the entries as a gen_init_cpio spec instead of building")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: mkinitrd-ng --manifest FILE --output FILE [options]\n"+
