@@ -26,7 +26,7 @@ import (
 
 // ErrNotELF is returned for a file that does not start with the ELF magic.
 // It is an answer, not a failure: callers test it with errors.Is.
-var ErrNotELF = errors.New("not an ELF file")
+var ErrNotELF = errors.New("elfdeps: not an ELF file")
 
 // Note owners and types of the FDO (freedesktop.org) notes that systemd and
 // Debian put in binaries.

@@ -321,7 +321,7 @@ func TestSkippedCandidates(t *testing.T) {
 	want := []string{
 		"/opt/m32/a/libW.so.1 (ELFCLASS32)",
 		"/opt/m32/b/libW.so.1 (not ELF)",
-		"/opt/m32/c/libW.so.1 (not an ELF file (directory))",
+		"/opt/m32/c/libW.so.1 (elfdeps: not an ELF file (directory))",
 	}
 	if !reflect.DeepEqual(res.skipped, want) {
 		t.Errorf("skipped = %q, want %q", res.skipped, want)
