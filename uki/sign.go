@@ -42,10 +42,10 @@ func (s Signer) Sign(ctx context.Context, w io.Writer, image io.Reader) error {
 	if err := writeNew(unsigned, image); err != nil {
 		return fmt.Errorf("%w: %v", ErrSign, err)
 	}
-	if err := runTool(ctx, "sbsign", "--key", s.Key, "--cert", s.Cert, "--output", signed, unsigned); err != nil {
+	if err := runTool(ctx, "sbsign --key "+s.Key+" --cert "+s.Cert, "sbsign", "--key", s.Key, "--cert", s.Cert, "--output", signed, unsigned); err != nil {
 		return err
 	}
-	if err := runTool(ctx, "sbverify", "--cert", s.Cert, signed); err != nil {
+	if err := runTool(ctx, "sbverify --cert "+s.Cert, "sbverify", "--cert", s.Cert, signed); err != nil {
 		return err
 	}
 	f, err := os.Open(signed)
@@ -70,17 +70,17 @@ func writeNew(name string, r io.Reader) error {
 	return err
 }
 
-// runTool runs a signing tool and returns its error with what it said.
-// It runs in a session of its own, without a terminal, so that an
-// encrypted key is an error rather than a prompt that waits forever.
-func runTool(ctx context.Context, name string, args ...string) error {
+// runTool runs a signing tool and returns its error with what it said,
+// prefixed with what, the command without its temporary files. It runs
+// in a session of its own, without a terminal, so that an encrypted key
+// is an error rather than a prompt that waits forever.
+func runTool(ctx context.Context, what, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%w: %s %s: %v: %s", ErrSign, name, strings.Join(args, " "), err,
-			strings.Join(strings.Fields(out.String()), " "))
+		return fmt.Errorf("%w: %s: %v: %s", ErrSign, what, err, strings.Join(strings.Fields(out.String()), " "))
 	}
 	return nil
 }

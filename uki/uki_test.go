@@ -277,18 +277,19 @@ func TestWriteErrors(t *testing.T) {
 		stub     []byte
 		sections []Section
 		want     error
+		badStub  bool // CheckStub refuses the stub too
 	}{
-		{"stub not PE", []byte("#!/bin/sh\necho not a stub\n"), []Section{kernel, cmdline}, ErrNotPE},
-		{"stub empty", nil, []Section{kernel, cmdline}, ErrNotPE},
-		{"stub a UKI", uki, []Section{kernel, cmdline}, ErrSections},
-		{"stub signed", signedStub(t, stub), []Section{kernel, cmdline}, ErrSigned},
-		{"no cmdline", stub, []Section{kernel}, ErrSections},
-		{"no kernel", stub, []Section{cmdline}, ErrSections},
-		{"cmdline twice", stub, []Section{kernel, cmdline, cmdline}, ErrSections},
-		{"empty section", stub, []Section{kernel, cmdline, Bytes(OSRel, nil)}, ErrSections},
-		{"empty cmdline section", stub, []Section{kernel, Bytes(Cmdline, nil)}, ErrSections},
-		{"unknown kind", stub, []Section{kernel, cmdline, Bytes(Kind(9), []byte("x"))}, ErrSections},
-		{"no room", tinyStub(4), []Section{kernel, cmdline, Bytes(OSRel, []byte("x")), Bytes(Uname, []byte("v"))}, ErrNoRoom},
+		{"stub not PE", []byte("#!/bin/sh\necho not a stub\n"), []Section{kernel, cmdline}, ErrNotPE, true},
+		{"stub empty", nil, []Section{kernel, cmdline}, ErrNotPE, true},
+		{"stub a UKI", uki, []Section{kernel, cmdline}, ErrSections, true},
+		{"stub signed", signedStub(t, stub), []Section{kernel, cmdline}, ErrSigned, true},
+		{"no cmdline", stub, []Section{kernel}, ErrSections, false},
+		{"no kernel", stub, []Section{cmdline}, ErrSections, false},
+		{"cmdline twice", stub, []Section{kernel, cmdline, cmdline}, ErrSections, false},
+		{"empty section", stub, []Section{kernel, cmdline, Bytes(OSRel, nil)}, ErrSections, false},
+		{"empty cmdline section", stub, []Section{kernel, Bytes(Cmdline, nil)}, ErrSections, false},
+		{"unknown kind", stub, []Section{kernel, cmdline, Bytes(Kind(9), []byte("x"))}, ErrSections, false},
+		{"no room", tinyStub(1), []Section{kernel, cmdline, Bytes(OSRel, []byte("x")), Bytes(Uname, []byte("v"))}, ErrNoRoom, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -298,6 +299,9 @@ func TestWriteErrors(t *testing.T) {
 			}
 			if buf.Len() != 0 {
 				t.Errorf("%d bytes written", buf.Len())
+			}
+			if err := CheckStub(bytes.NewReader(tc.stub)); (err != nil) != tc.badStub {
+				t.Errorf("CheckStub: %v, want an error: %v", err, tc.badStub)
 			}
 		})
 	}

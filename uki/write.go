@@ -37,6 +37,21 @@ func Write(w io.Writer, stub io.ReaderAt, sections []Section) (int64, error) {
 	return img.writeTo(w)
 }
 
+// CheckStub reports whether Write can add every UKI section to the stub
+// r, so that a caller can refuse a bad stub before it builds the rest.
+func CheckStub(r io.ReaderAt) error {
+	st, err := readStub(r)
+	if err != nil {
+		return err
+	}
+	all := make([]Section, numKinds)
+	for k := range numKinds {
+		all[k] = Bytes(k, []byte{0})
+	}
+	_, err = st.layout(all)
+	return err
+}
+
 // order checks the sections and returns them in the order of their kinds.
 func order(sections []Section) ([]Section, error) {
 	var byKind [numKinds]*Section
@@ -239,6 +254,8 @@ type countWriter struct {
 type writeError struct{ err error }
 
 func (e *writeError) Error() string { return e.err.Error() }
+
+func (e *writeError) Unwrap() error { return e.err }
 
 func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)

@@ -119,6 +119,8 @@ func subcommand(name string) command {
 		return specCommand
 	case "host":
 		return hostCommand
+	case "uki":
+		return ukiCommand
 	}
 	return nil
 }
