@@ -71,6 +71,27 @@ var storageStacks = []storageStack{
 			"Switching root.", "root init: pid=1 fs=ext2/ext3 by-label=testroot " + rootMarker},
 	},
 	{
+		name:    "lvm-luks-nvme",
+		include: []string{"nvme", "ext4", "luks", "lvm"},
+		files: map[string]string{
+			"/etc/crypttab":     "cryptlvm UUID=" + lvmLUKSUUID + " /etc/cryptlvm.key luks\n",
+			"/etc/cryptlvm.key": luksKey,
+		},
+		disks: lvmDisk, attach: nvmeDisk,
+		append: "root=/dev/vgtest/root",
+		steps: []string{"Finished systemd-cryptsetup@cryptlvm.service.", "Found device dev-vgtest-root.device.",
+			"Mounted sysroot.mount.", "Switching root.", "root init: pid=1 fs=ext2/ext3 by-label=testroot " + rootMarker},
+	},
+	{
+		name:    "mdraid1-xfs-ahci",
+		include: []string{"ahci", "xfs", "mdraid"},
+		disks:   raidDisks, attach: ahciDisks,
+		append: "root=UUID=" + raidXFSUUID,
+		// The kernel says when mdadm's incremental assembly has started
+		// the array with both disks.
+		steps: []string{"active with 2 out of 2 mirrors", "Mounted sysroot.mount.", "Switching root.", "root init: pid=1 fs=xfs by-label=testroot " + rootMarker},
+	},
+	{
 		name:    "btrfs-virtio-scsi",
 		include: []string{"virtio", "scsi", "btrfs"},
 		disks:   btrfsDisk, attach: scsiDisk,
