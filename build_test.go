@@ -181,7 +181,7 @@ func TestEarlyResolved(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "early.cpio"), prepend, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	text := `{"microcode": true, "prepend": ["/early.cpio"], "contents": [{"target": "/a", "text": "x"}]}`
+	text := `{"compress": "none", "microcode": true, "prepend": ["/early.cpio"], "contents": [{"target": "/a", "text": "x"}]}`
 	c, err := Resolve(manifest(t, text), Options{Root: dir})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,8 @@ import (
 type Options struct {
 	// Root overrides the manifest's root directory.
 	Root string
-	// Compressor overrides the manifest's compressor and level.
+	// Compressor overrides the manifest's compressor and level. Without
+	// either, the build uses DefaultCompressor's.
 	Compressor compressors.Compressor
 	// Level overrides the manifest's compression level, for the
 	// manifest's compressor: a number, "default" or "max", as
@@ -102,7 +103,7 @@ type Result struct {
 
 // SelectCompressor returns the compressor a build of m with opts uses:
 // Options.Compressor, else the manifest's at Options.Level or the
-// manifest's level; "none" when neither names one.
+// manifest's level; DefaultCompressor's when neither names one.
 func SelectCompressor(m *resolve.Manifest, opts Options) (compressors.Compressor, error) {
 	if opts.Compressor != nil {
 		return opts.Compressor, nil
@@ -121,7 +122,8 @@ func SelectCompressor(m *resolve.Manifest, opts Options) (compressors.Compressor
 		}
 		return compressors.Lookup(m.Compress.Name, n)
 	}
-	return compressors.Lookup("none", 0)
+	c, _, err := DefaultCompressor(m, opts)
+	return c, err
 }
 
 // OpenRoot opens the tree the manifest's sources are read from.

@@ -74,7 +74,7 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.SetOutput(stderr)
 	fl.StringVarP(&cfg.manifest, "manifest", "m", "", "manifest `FILE` (JSON; - reads standard input)")
 	fl.StringVarP(&cfg.output, "output", "o", "", "output `FILE` (- writes standard output; a directory gets initrd.img-VERSION, see --kernel-version)")
-	fl.StringVarP(&cfg.compress, "compress", "c", "", compressorHelp(append(compressors.Names(), compressors.CLINames()...), " (default: the manifest's, else none)"))
+	fl.StringVarP(&cfg.compress, "compress", "c", "", compressorHelp(append(compressors.Names(), compressors.CLINames()...), " (default: the manifest's, else zstd, or gzip for a kernel without CONFIG_RD_ZSTD)"))
 	fl.StringVar(&cfg.level, "level", "", "compression `LEVEL`: a number, or max for the smallest bootable output (default: the compressor's)")
 	fl.StringVar(&cfg.root, "root", "", "read sources from `DIR` as if chrooted into it (default: the manifest's root, else /)")
 	fl.StringVar(&cfg.kernelVersion, "kernel-version", "", "kernel `VERSION` whose modules are included (default: the newest under <root>/lib/modules)")
@@ -192,7 +192,7 @@ func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer
 		return err
 	}
 	limitMemory(m)
-	if opts.Compressor, err = mkinitrd.SelectCompressor(m, opts); err != nil {
+	if opts.Compressor, err = selectCompressor(m, opts, cfg.verbose, stderr); err != nil {
 		return usageError{err}
 	}
 	if cfg.stats != "" && (cfg.dryRun || cfg.printSpec) {
