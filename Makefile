@@ -56,6 +56,13 @@ test: deps vet
 	$(GO) test -count=1 -timeout 30m ./...
 	@sh tests/fuzz.sh $(FUZZTIME)
 
+# The storage stacks (LUKS, LVM, md RAID, btrfs...) booted under QEMU, on
+# disks a builder guest prepares (doc/storage.md): minutes under TCG, so
+# apart from `make test`; CI runs both.
+.PHONY: test-storage
+test-storage: deps
+	MKINITRD_NG_STORAGE_BOOT=1 $(GO) test -count=1 -timeout 40m -run '^TestStorageBoot' ./tests
+
 # A longer hunt: make fuzz FUZZTIME=10m
 fuzz:
 	@sh tests/fuzz.sh $(FUZZTIME) 60s
