@@ -12,8 +12,9 @@ import (
 // diffCommand compares two initrds and, with --fail-over, gates on the
 // growth of the compressed size.
 func diffCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fl := subFlags("diff", "OLD NEW [--json] [--by path|dir|store-path|package] [--fail-over SIZE|PCT]", stderr)
-	asJSON := fl.Bool("json", false, "print the differences as JSON")
+	fl := subFlags("diff", "OLD NEW [--format text|json|markdown] [--by path|dir|store-path|package] [--fail-over SIZE|PCT]", stderr)
+	asJSON := fl.Bool("json", false, "print the differences as JSON (as --format json)")
+	format := fl.String("format", "text", "`FORMAT`: text, json (stable, for programs) or markdown (a summary for a CI job or pull request)")
 	by := fl.String("by", "path", "`KEY`: path lists the entries; dir (first two path components), store-path or package (Debian) sums them by group")
 	failOver := fl.String("fail-over", "", "exit 1 if the compressed size grows by more than `LIMIT` (bytes, 500K, 1M, or a percentage such as 5%)")
 	dpkgDir := fl.String("dpkg-db", "/var/lib/dpkg", "dpkg database `DIR` for --by package")
@@ -25,9 +26,13 @@ func diffCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: only one image can come from standard input\n", fl.Name())
 		return exitUsage
 	}
+	write, err := diffWriter(*format, *asJSON, fl.Changed("format"))
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", fl.Name(), err)
+		return exitUsage
+	}
 	var limit inspect.Limit
 	if *failOver != "" {
-		var err error
 		if limit, err = inspect.ParseLimit(*failOver); err != nil {
 			fmt.Fprintf(stderr, "%s: --fail-over: %v\n", fl.Name(), err)
 			return exitUsage
@@ -47,12 +52,7 @@ func diffCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failed(fl, stderr, err)
 	}
-	if *asJSON {
-		err = writeJSON(stdout, d)
-	} else {
-		err = d.WriteText(stdout)
-	}
-	if err != nil {
+	if err := write(d, stdout); err != nil {
 		return failed(fl, stderr, err)
 	}
 	if *failOver != "" && limit.Exceeded(d.Old.Size, d.New.Size) {
@@ -61,6 +61,26 @@ func diffCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitBuild
 	}
 	return exitOK
+}
+
+// diffWriter returns what writes a diff in the format --format names;
+// --json is --format json, and contradicting --format is an error.
+func diffWriter(format string, asJSON, formatGiven bool) (func(*inspect.Diff, io.Writer) error, error) {
+	if asJSON {
+		if formatGiven && format != "json" {
+			return nil, fmt.Errorf("--json and --format %s contradict each other", format)
+		}
+		format = "json"
+	}
+	switch format {
+	case "text":
+		return (*inspect.Diff).WriteText, nil
+	case "markdown":
+		return (*inspect.Diff).WriteMarkdown, nil
+	case "json":
+		return func(d *inspect.Diff, w io.Writer) error { return writeJSON(w, d) }, nil
+	}
+	return nil, fmt.Errorf("--format %q: want text, json or markdown", format)
 }
 
 // errBadBy is the error for a --by that names no grouping.
