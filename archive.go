@@ -19,7 +19,8 @@ import (
 // archive to w, reading file contents from fsys as it goes (nothing is
 // staged). Every entry gets mtime. It returns the archive's length.
 func WriteArchive(ctx context.Context, w io.Writer, c *resolve.Closure, fsys *rootfs.FS, mtime int64) (int64, error) {
-	a := &archiver{src: sources{fsys: fsys}, links: hardLinks(each(c.Entries)), mtime: mtime}
+	a := &archiver{src: sources{fsys: fsys}, mtime: mtime}
+	a.number(each(c.Entries))
 	return a.writeEntries(ctx, w, each(c.Entries))
 }
 
@@ -34,12 +35,36 @@ func each(entries []resolve.Entry) iter.Seq[*resolve.Entry] {
 	}
 }
 
-// archiver writes entries as cpio records: what every record of a build
-// shares.
+// archiver writes entries as cpio records: what every record of an
+// archive shares.
 type archiver struct {
 	src   sources
 	links map[string]*linkGroup // the hard-link groups, by Entry.HardLink
+	inos  inodes                // the records' inode numbers
 	mtime int64                 // every entry's
+}
+
+// number finds the hard-link groups of entries, the archive's, and
+// numbers their records.
+func (a *archiver) number(entries iter.Seq[*resolve.Entry]) {
+	a.links = hardLinks(entries)
+	a.inos = numberInodes(entries, a.links)
+}
+
+// newWriter returns a cpiogen.Writer of the archive's records to w,
+// numbered by a.inos.
+func (a *archiver) newWriter(w io.Writer) *cpiogen.Writer {
+	return cpiogen.NewWriter(w, cpiogen.WithGivenInodes())
+}
+
+// header returns the record header of e in the archive.
+func (a *archiver) header(e *resolve.Entry) (*cpiogen.Header, error) {
+	g := a.links[e.HardLink]
+	h, err := header(e, a.mtime, g)
+	if err == nil {
+		h.Ino = a.inos.of(e, g)
+	}
+	return h, err
 }
 
 // sources opens the files an archive copies from the tree, refusing the
@@ -88,7 +113,7 @@ func (s sources) isOutput(fi os.FileInfo) bool {
 // writeEntries writes entries, in order, as one archive with its
 // trailer, and returns its length.
 func (a *archiver) writeEntries(ctx context.Context, w io.Writer, entries iter.Seq[*resolve.Entry]) (int64, error) {
-	cw := cpiogen.NewWriter(w)
+	cw := a.newWriter(w)
 	var err error
 	for e := range entries {
 		if err = a.writeEntry(ctx, cw, e); err != nil {
@@ -136,13 +161,12 @@ func (a *archiver) writeEntry(ctx context.Context, cw *cpiogen.Writer, e *resolv
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	g := a.links[e.HardLink]
-	h, err := header(e, a.mtime, g)
+	h, err := a.header(e)
 	if err != nil {
 		return err
 	}
 	switch {
-	case e.Kind != resolve.File || h.Size == 0 && g != nil:
+	case e.Kind != resolve.File || h.Size == 0 && h.LinkKey != "":
 		return cw.WriteHeader(h)
 	case e.Source == "":
 		if err := cw.WriteHeader(h); err != nil {

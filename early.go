@@ -30,7 +30,9 @@ func (a *archiver) writeEarly(ctx context.Context, w io.Writer, early []resolve.
 			}
 			continue
 		}
-		if _, err := a.writeEntries(ctx, w, each(s.Entries)); err != nil {
+		ea := &archiver{src: a.src, mtime: a.mtime}
+		ea.number(each(s.Entries))
+		if _, err := ea.writeEntries(ctx, w, each(s.Entries)); err != nil {
 			return err
 		}
 	}

@@ -33,9 +33,10 @@ type Options struct {
 	// compressors.MaxJobs): files analysed and segments compressed at
 	// once. The output does not depend on it.
 	Jobs int
-	// SegmentSize is the uncompressed size of the independently compressed
-	// segments of the archive (0: compressors.DefaultSegmentSize). The
-	// output depends on it.
+	// SegmentSize is the average uncompressed size of the independently
+	// compressed segments of the archive (0:
+	// compressors.DefaultSegmentSize), whose cuts are chosen from the
+	// entries. The output depends on it.
 	SegmentSize int
 	// AllowMissing turns missing libraries into warnings.
 	AllowMissing bool
@@ -183,7 +184,7 @@ func Build(ctx context.Context, w io.Writer, m *resolve.Manifest, opts Options) 
 	start = time.Now()
 	// The entries stay packed, in the planned segments, while the
 	// compressors run, and are unpacked for the Result once they are done.
-	a.links = hardLinks(closure.Entries.All())
+	a.number(closure.Entries.All())
 	segs, err := a.plan(closure.Entries.All(), int64(opts.segmentOptions().Size))
 	if err != nil {
 		return nil, err

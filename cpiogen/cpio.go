@@ -113,7 +113,7 @@ type Header struct {
 	// data written does not add up to it.
 	Check uint32
 
-	Ino                uint32 // set by the writer (read back by the Reader)
+	Ino                uint32 // set by the writer unless WithGivenInodes (read back by the Reader)
 	DevMajor, DevMinor uint32 // set by the writer (read back by the Reader)
 }
 

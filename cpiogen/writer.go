@@ -38,15 +38,25 @@ func WithDataAlign(align int) WriterOption {
 	return func(w *Writer) { w.align = int64(align) }
 }
 
+// WithGivenInodes makes the Writer take each record's inode number from
+// Header.Ino instead of numbering in write order: a caller that derives
+// the numbers from the entries themselves can then write any part of an
+// archive without the parts before it. Every name of a hard-link group
+// must carry the group's number, and no number may be 0.
+func WithGivenInodes() WriterOption {
+	return func(w *Writer) { w.givenIno = true }
+}
+
 // Writer writes a newc archive. Call WriteHeader for each entry, then Write
 // (or ReadFrom) exactly Size bytes of data for regular files, and Close at
-// the end. Inode numbers are assigned in write order from 721 and device
-// fields are 3:1, as gen_init_cpio does.
+// the end. Inode numbers are assigned in write order from 721 (unless
+// WithGivenInodes) and device fields are 3:1, as gen_init_cpio does.
 type Writer struct {
 	w        io.Writer
 	marker   BoundaryMarker
 	checksum bool
 	align    int64
+	givenIno bool
 
 	off     int64
 	nextIno uint32
@@ -215,12 +225,18 @@ func (w *Writer) layout(h *Header) (record, error) {
 	return r, nil
 }
 
-// number gives r its inode number: the next one, or for a later name of
-// a hard-link group the group's. The kernel links only entries of the
-// same type with the same nlink of at least 2, so a name that differs
-// from its group is an error.
+// number gives r its inode number: the given one, else the next one, or
+// for a later name of a hard-link group the group's. The kernel links
+// only entries of the same type with the same nlink of at least 2, so a
+// name that differs from its group is an error.
 func (w *Writer) number(h *Header, r *record) error {
 	r.ino = w.nextIno
+	if w.givenIno {
+		if h.Ino == 0 {
+			return headerError(h, "inode number 0 (every record needs one)")
+		}
+		r.ino = h.Ino
+	}
 	if h.LinkKey == "" {
 		return nil
 	}
@@ -228,6 +244,9 @@ func (w *Writer) number(h *Header, r *record) error {
 	switch {
 	case !ok:
 		g = linkGroup{first: h.Name, ino: r.ino, typ: r.typ, nlink: r.nlink}
+	case w.givenIno && g.ino != r.ino:
+		return fmt.Errorf("%w: %s: hard link to %s: inode %d vs %d (every name of a group has its number)",
+			ErrHeader, h.Name, g.first, r.ino, g.ino)
 	case g.typ != r.typ:
 		return fmt.Errorf("%w: %s: hard link to %s: %s vs %s (the kernel links only entries of the same type)",
 			ErrHeader, h.Name, g.first, typeName(r.typ), typeName(g.typ))
@@ -294,7 +313,7 @@ func (w *Writer) begin(h *Header, r *record) error {
 	if h.LinkKey != "" {
 		w.links[h.LinkKey] = r.group
 	}
-	if r.ino == w.nextIno {
+	if r.ino == w.nextIno && !w.givenIno {
 		w.nextIno++
 	}
 	h.Ino, h.DevMajor, h.DevMinor = r.ino, devMajor, devMinor

@@ -827,8 +827,34 @@ func dataOffsets(t *testing.T, b []byte) map[string]int64 {
 	return out
 }
 
+// renumbered returns a newc archive with its inode numbers replaced by
+// gen_init_cpio's, 721 on in order of first use: a build numbers inodes
+// from paths, gen_init_cpio in the order of its lines.
+func renumbered(t *testing.T, b []byte) []byte {
+	t.Helper()
+	b = bytes.Clone(b)
+	inos := map[string]string{}
+	for off := 0; off+110 <= len(b); {
+		var size, namesize int
+		_, err := fmt.Sscanf(string(b[off+54:off+62])+" "+string(b[off+94:off+102]), "%08x %08x", &size, &namesize)
+		must(t, err)
+		name := strings.TrimRight(string(b[off+110:off+110+namesize]), "\x00")
+		if name == "TRAILER!!!" {
+			break
+		}
+		ino := string(b[off+6 : off+14])
+		if _, ok := inos[ino]; !ok {
+			inos[ino] = fmt.Sprintf("%08X", 721+len(inos))
+		}
+		copy(b[off+6:], inos[ino])
+		data := (off + 110 + namesize + 3) &^ 3
+		off = (data + size + 3) &^ 3
+	}
+	return b
+}
+
 // TestPrintSpec: a build printed as a spec, built again by `spec` and by
-// gen_init_cpio, gives the very same archive.
+// gen_init_cpio, gives the same archive, but for the inode numbers.
 func TestPrintSpec(t *testing.T) {
 	gic, err := genInitCpio()
 	if err != nil {
@@ -872,6 +898,7 @@ func TestPrintSpec(t *testing.T) {
 	}
 	want, err := os.ReadFile(built)
 	must(t, err)
+	want = renumbered(t, want)
 	rebuilt := filepath.Join(dir, "rebuilt.img")
 	if r := run(t, nil, "spec", spec, "-o", rebuilt, "-t", "1234"); r.code != 0 {
 		t.Fatalf("spec: exit %d\n%s", r.code, r.stderr)

@@ -1,0 +1,185 @@
+package mkinitrd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
+)
+
+func TestCuts(t *testing.T) {
+	c := newCuts(1000) // min 500, scale 500, max 4000
+	tests := []struct {
+		name        string
+		path        string
+		size, n     int64
+		want, maybe bool
+	}{
+		{"below the minimum", "/a", 10_000, 499, false, false},
+		{"at the maximum", "/a", 1, 4000, true, false},
+		{"an entry as large as scale", "/a", 500, 500, true, false},
+		{"an empty entry", "/a", 0, 3999, false, false},
+		{"a small entry", "/a", 100, 700, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := c.after(tt.path, tt.size, tt.n); got != tt.want && !tt.maybe {
+				t.Errorf("after(%q, %d, %d) = %v, want %v", tt.path, tt.size, tt.n, got, tt.want)
+			}
+		})
+	}
+	// Entries of 10 bytes: a cut after each with a chance of 10/500, so
+	// segments average 500 + 500 bytes.
+	var segs, total, n int64
+	for i := range 200_000 {
+		n += 10
+		total += 10
+		if c.after(fmt.Sprintf("/dir/file%d", i), 10, n) {
+			segs, n = segs+1, 0
+		}
+	}
+	if avg := total / segs; avg < 900 || avg > 1100 {
+		t.Errorf("segments average %d bytes, want about 1000", avg)
+	}
+}
+
+// TestInodes: numbers are never 0, unique, the same for a path whatever
+// else the archive holds, and a collision moves only the later path.
+func TestInodes(t *testing.T) {
+	// Two paths whose numbers collide: among 200,000 32-bit hashes, some
+	// pair nearly surely does.
+	byIno := map[uint32]string{}
+	var a, b string
+	for i := 0; a == ""; i++ {
+		p := fmt.Sprintf("/collide/%d", i)
+		n := inodeOf(p, 0)
+		if q, ok := byIno[n]; ok {
+			a, b = q, p
+		}
+		byIno[n] = p
+		if i > 1_000_000 {
+			t.Fatal("no collision among a million paths")
+		}
+	}
+	if a > b {
+		a, b = b, a
+	}
+	entries := []resolve.Entry{
+		{Path: "/", Kind: resolve.Dir}, {Path: a, Kind: resolve.File}, {Path: b, Kind: resolve.Dir},
+		{Path: "/l1", Kind: resolve.File, HardLink: "1:2"}, {Path: "/l2", Kind: resolve.File, HardLink: "1:2"},
+	}
+	links := hardLinks(each(entries))
+	ids := numberInodes(each(entries), links)
+	seen := map[uint32]string{}
+	for i := range entries {
+		e := &entries[i]
+		n := ids.of(e, links[e.HardLink])
+		if n == 0 {
+			t.Errorf("%s: inode 0", e.Path)
+		}
+		if q, ok := seen[n]; ok && e.HardLink == "" {
+			t.Errorf("%s and %s share inode %d", q, e.Path, n)
+		}
+		seen[n] = e.Path
+	}
+	if ids.of(&entries[1], nil) != inodeOf(a, 0) || ids.of(&entries[2], nil) == inodeOf(b, 0) {
+		t.Errorf("the collision of %s and %s moved the wrong one", a, b)
+	}
+	if ids.of(&entries[3], links["1:2"]) != inodeOf("/l2", 0) {
+		t.Error("a hard-link group is not numbered from the name that carries its data")
+	}
+	alone := numberInodes(each(entries[:2]), nil)
+	if alone.of(&entries[1], nil) != ids.of(&entries[1], nil) {
+		t.Error("another entry changed a path's number")
+	}
+}
+
+// TestStableSegments: adding, removing or changing one file changes the
+// segment that holds it, and at most the next; every other segment is
+// the same bytes.
+func TestStableSegments(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 400 {
+		data := make([]byte, 500+rng.IntN(8000))
+		for j := range data {
+			data[j] = byte(rng.IntN(16))
+		}
+		p := filepath.Join(dir, fmt.Sprintf("data/d%d/f%03d", i%7, i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		must(t, os.WriteFile(p, data, 0o644))
+	}
+	before := segmentBytes(t, dir, 64<<10)
+	if len(before) < 20 {
+		t.Fatalf("%d segments, want at least 20", len(before))
+	}
+	tests := []struct {
+		name   string
+		change func()
+	}{
+		{"add", func() { must(t, os.WriteFile(filepath.Join(dir, "data/d3/f200a"), make([]byte, 3000), 0o644)) }},
+		{"remove", func() { must(t, os.Remove(filepath.Join(dir, "data/d5/f103"))) }},
+		{"change", func() { must(t, os.WriteFile(filepath.Join(dir, "data/d1/f071"), []byte("new content"), 0o644)) }},
+		{"grow", func() { must(t, os.WriteFile(filepath.Join(dir, "data/d2/f002"), make([]byte, 40_000), 0o644)) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.change()
+			after := segmentBytes(t, dir, 64<<10)
+			if n := changed(before, after); n > 2 {
+				t.Errorf("%d of %d segments changed, want at most 2", n, len(after))
+			}
+			before = after
+		})
+	}
+}
+
+// segmentBytes returns the uncompressed bytes of each segment of records
+// of the archive of dir, cut into segments averaging size bytes.
+func segmentBytes(t *testing.T, dir string, size int64) [][]byte {
+	t.Helper()
+	fsys, c := resolveIn(t, dir, `{"contents": [{"source": "/data"}]}`)
+	a := &archiver{src: sources{fsys: fsys}}
+	a.number(each(c.Entries))
+	segs, err := a.plan(each(c.Entries), size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, s := range segs {
+		if s.kind != records {
+			continue
+		}
+		var b bytes.Buffer
+		must(t, a.writeSegment(context.Background(), &b, s))
+		out = append(out, b.Bytes())
+	}
+	return out
+}
+
+// changed counts the segments of after that are not among before's.
+func changed(before, after [][]byte) int {
+	old := map[string]bool{}
+	for _, b := range before {
+		old[string(b)] = true
+	}
+	n := 0
+	for _, b := range after {
+		if !old[string(b)] {
+			n++
+		}
+	}
+	return n
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
