@@ -20,6 +20,7 @@ const (
 	lvmLUKSUUID  = "6b1d7c3e-0c1a-4d55-9a8e-2f0e4b7c1a02"
 	raidXFSUUID  = "6b1d7c3e-0c1a-4d55-9a8e-2f0e4b7c1a03"
 	btrfsUUID    = "6b1d7c3e-0c1a-4d55-9a8e-2f0e4b7c1a04"
+	tpmLUKSUUID  = "6b1d7c3e-0c1a-4d55-9a8e-2f0e4b7c1a05"
 	luksPassword = "correct horse battery staple"
 	// luksKey is the key file's content: a second key slot, so that the
 	// passphrase cannot unlock by way of the key file or the other way.
@@ -44,6 +45,7 @@ type storageStack struct {
 	attach  func(images []string, opts string) []string
 	append  string // the kernel command line's root and storage options
 	answer  string // typed at each passphrase prompt, if any
+	tpm     bool   // a TPM2 whose state the disks' builder left beside them
 	steps   []string
 }
 
@@ -92,6 +94,20 @@ var storageStacks = []storageStack{
 		steps: []string{"active with 2 out of 2 mirrors", "Mounted sysroot.mount.", "Switching root.", "root init: pid=1 fs=xfs by-label=testroot " + rootMarker},
 	},
 	{
+		// Neither a key file nor a typed passphrase can unlock it, and
+		// headless makes a TPM that fails fail the unit at once instead
+		// of asking for a passphrase nobody types.
+		name:    "luks-tpm2",
+		include: []string{"virtio", "ext4", "tpm2"},
+		files: map[string]string{
+			"/etc/crypttab": "cryptroot UUID=" + tpmLUKSUUID + " - luks,tpm2-device=auto,headless=true\n",
+		},
+		disks: tpmDisk, attach: virtioDisks, tpm: true,
+		append: "root=/dev/mapper/cryptroot",
+		steps: []string{"tpm_tis MSFT0101:00: 2.0 TPM", "Finished systemd-cryptsetup@cryptroot.service.", "Mounted sysroot.mount.",
+			"Switching root.", "root init: pid=1 fs=ext2/ext3 by-label=testroot " + rootMarker},
+	},
+	{
 		name:    "btrfs-virtio-scsi",
 		include: []string{"virtio", "scsi", "btrfs"},
 		disks:   btrfsDisk, attach: scsiDisk,
@@ -126,7 +142,7 @@ func TestStorageBoot(t *testing.T) {
 func TestStorageBootWrongPassphrase(t *testing.T) {
 	storageBoots(t)
 	s := storageStacks[0]
-	v := s.vm(s.initrd(t), s.disks(t))
+	v := s.vm(t, s.initrd(t), s.disks(t))
 	log, reached := bootTyping(t, v, "Please enter passphrase for disk", "not the passphrase")
 	if reached {
 		t.Fatalf("the root booted with a wrong passphrase; last lines:\n%s", tail(log, 30))
@@ -151,7 +167,7 @@ func storageBoots(t *testing.T) {
 // answer, it types it at each passphrase prompt.
 func (s storageStack) boot(t *testing.T, images []string) string {
 	t.Helper()
-	v := s.vm(s.initrd(t), images)
+	v := s.vm(t, s.initrd(t), images)
 	if s.answer == "" {
 		return ansi.ReplaceAllString(v.boot(t), "")
 	}
@@ -164,12 +180,19 @@ func (s storageStack) boot(t *testing.T, images []string) string {
 
 // vm is the boot of initrd against the stack's prepared images; writes
 // go to QEMU's temporary overlays (snapshot=on), never to the cached
-// images.
-func (s storageStack) vm(initrd string, images []string) vm {
+// images, and a TPM runs on a copy of the cached state.
+func (s storageStack) vm(t *testing.T, initrd string, images []string) vm {
+	t.Helper()
+	extra := s.attach(images, ",snapshot=on")
+	if s.tpm {
+		state := filepath.Join(t.TempDir(), "tpm")
+		mustRun(t, "cp", "-a", tpmState(images), state)
+		extra = append(extra, swtpm(t, state)...)
+	}
 	return vm{
 		initrd:  initrd,
 		append:  s.append + " " + bootLogArgs,
-		extra:   s.attach(images, ",snapshot=on"),
+		extra:   extra,
 		marker:  rootMarker,
 		timeout: 4 * time.Minute,
 	}
@@ -264,14 +287,18 @@ func bootTyping(t *testing.T, v vm, prompt, answer string) (string, bool) {
 // luksDisk is a LUKS2 disk with the passphrase in one key slot and the
 // key file in another, holding an ext4 root.
 func luksDisk(t *testing.T) []string {
-	return preparedDisks(t, luksFormat("/dev/vdb", luksUUID, "root")+`
+	return preparedDisks(t, luksFormat("/dev/vdb", luksUUID, "root")+luksExt4Root, []int64{48}, virtioDisksBuilder)
+}
+
+// luksExt4Root is a builder script's lines that make an ext4 root on the
+// LUKS device opened as root, and close it.
+const luksExt4Root = `
 mkfs.ext4 -q -L testroot /dev/mapper/root
 mount /dev/mapper/root /mnt
 cp -a /src/. /mnt/
 umount /mnt
 cryptsetup close root
-`, []int64{48}, virtioDisksBuilder)
-}
+`
 
 // lvmDisk is an NVMe disk holding LUKS2, holding an LVM volume group
 // vgtest whose logical volume root holds an ext4 root.
@@ -302,6 +329,50 @@ cp -a /src/. /mnt/
 umount /mnt
 mdadm --stop /dev/md0
 `, []int64{320, 320}, func(images []string) []string { return ahciDisks(images, "") })
+}
+
+// tpmDisk is a LUKS2 disk whose passphrase slot is joined by a TPM2
+// slot, enrolled in the builder guest by systemd-cryptenroll against a
+// swtpm whose state the cache keeps beside the image (tpmState). The
+// key is bound to no PCR: the builder's boot measures other things than
+// the test's.
+func tpmDisk(t *testing.T) []string {
+	return preparedDisks(t, luksFormat("/dev/vdb", tpmLUKSUUID, "root")+luksExt4Root+`wait_dev /dev/tpmrm0
+PASSWORD="$(cat /tmp/pass)" systemd-cryptenroll --tpm2-device=auto --tpm2-pcrs= /dev/vdb
+`, []int64{48}, func(images []string) []string {
+		return append(virtioDisks(images, ""), swtpm(t, tpmState(images))...)
+	})
+}
+
+// tpmState is the directory of the TPM state beside tpmDisk's image.
+func tpmState(images []string) string { return filepath.Join(filepath.Dir(images[0]), "tpm") }
+
+// swtpm starts a TPM2 emulator on the state directory and returns QEMU's
+// arguments for a TIS TPM on it. The emulator ends when QEMU closes its
+// connection (--terminate), or with the test.
+func swtpm(t *testing.T, state string) []string {
+	t.Helper()
+	must(t, os.MkdirAll(state, 0o700))
+	sock := filepath.Join(t.TempDir(), "swtpm.sock")
+	cmd := exec.Command("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+state,
+		"--ctrl", "type=unixio,path="+sock, "--terminate")
+	cmd.Stderr = os.Stderr
+	must(t, cmd.Start())
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("swtpm made no socket %s in 10 s", sock)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return []string{"-chardev", "socket,id=tpm,path=" + sock,
+		"-tpmdev", "emulator,id=tpm0,chardev=tpm", "-device", "tpm-tis,tpmdev=tpm0"}
 }
 
 // btrfsDisk is made on the host: mkfs.btrfs fills it from a directory,

@@ -34,6 +34,12 @@ var builderModules = []string{
 // builderPrograms are the builder's tools besides busybox.
 var builderPrograms = []string{"cryptsetup", "lvm", "mdadm", "mkfs.ext4", "mkfs.xfs", "modprobe", "systemd-cryptenroll"}
 
+// builderLibraries are what systemd-cryptenroll dlopens to talk to a TPM2.
+var builderLibraries = []string{
+	"/usr/lib/x86_64-linux-gnu/libtss2-esys.so.0", "/usr/lib/x86_64-linux-gnu/libtss2-rc.so.0",
+	"/usr/lib/x86_64-linux-gnu/libtss2-mu.so.0", "/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0",
+}
+
 // builderPrologue starts every builder script: busybox's applets beside
 // the real tools (busybox's shell prefers its applets, so kmod's modprobe
 // is named by path), the kernel's file systems, the modules, and the root's
@@ -52,7 +58,7 @@ mount -t devtmpfs dev /dev
 trap 'echo "builder script failed: exit $?"; poweroff -f' EXIT
 set -ex
 /usr/sbin/modprobe -a $(grep -v '^#' /etc/modules-load.d/mkinitrd-ng.conf)
-wait_dev() { n=0; while [ ! -b "$1" ]; do n=$((n+1)); [ $n -lt 100 ]; sleep 0.1; done; }
+wait_dev() { n=0; while [ ! -e "$1" ]; do n=$((n+1)); [ $n -lt 100 ]; sleep 0.1; done; }
 wait_dev /dev/vda
 mount -t ext4 -o ro /dev/vda /src
 `
@@ -78,8 +84,8 @@ func preparedDisks(t *testing.T, script string, sizeMiB []int64, attach func(ima
 	dir := t.TempDir()
 	root := rootDisk(t, dir)
 	full := builderPrologue + script + builderEpilogue
-	key := cacheKey(t, full, strings.Join(builderPrograms, " "), strings.Join(builderModules, " "),
-		kernelVersion(t), treeHash(t, filepath.Join(dir, "root")))
+	key := cacheKey(t, full, strings.Join(builderPrograms, " "), strings.Join(builderLibraries, " "),
+		strings.Join(builderModules, " "), kernelVersion(t), treeHash(t, filepath.Join(dir, "root")))
 	cache := filepath.Join(os.TempDir(), "mkinitrd-ng-storage-cache", key)
 	images := make([]string, len(sizeMiB))
 	for i := range sizeMiB {
@@ -124,6 +130,9 @@ func builderInitrd(t *testing.T, dir, script string) string {
 	}
 	for _, p := range builderPrograms {
 		contents = append(contents, map[string]any{"program": p})
+	}
+	for _, p := range builderLibraries {
+		contents = append(contents, map[string]any{"source": p})
 	}
 	m, err := json.Marshal(map[string]any{
 		"compress": "zstd",
