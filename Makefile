@@ -8,7 +8,8 @@ DEPS    := cpio libarchive-tools gcc libc6-dev xz-utils zstd lz4 gzip bzip2 \
            linux-source-6.1 groff-base strace patchelf \
            cryptsetup-bin lvm2 mdadm xfsprogs btrfs-progs dosfstools swtpm swtpm-tools \
            libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 libtss2-tcti-device0 \
-           systemd-boot-efi ovmf sbsigntool mtools openssl binutils
+           systemd-boot-efi ovmf sbsigntool mtools openssl binutils \
+           zsh fish
 FUZZTIME ?= 10s
 # `make install` paths; DESTDIR prefixes them all, for packaging.
 BINDIR  ?= $(PREFIX)/bin
@@ -17,6 +18,11 @@ MANDIR  ?= $(PREFIX)/share/man
 # /etc/kernel/install.d, and kernel packages run /etc/kernel/post{inst,rm}.d.
 KERNEL_INSTALL_DIR ?= /usr/lib/kernel/install.d
 KERNEL_HOOK_DIR    ?= /etc/kernel
+# Where each shell looks for the completions of packages (Debian's zsh
+# looks in $(PREFIX)/share/zsh/vendor-completions as well; the .deb uses it).
+BASH_COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
+ZSH_COMPLETION_DIR  ?= $(PREFIX)/share/zsh/site-functions
+FISH_COMPLETION_DIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # The installed hooks call the binary by its installed path, not via $PATH.
 HOOK_SED = sed 's|MKINITRD_NG:-mkinitrd-ng}|MKINITRD_NG:-$(BINDIR)/mkinitrd-ng}|'
 
@@ -31,10 +37,12 @@ build:
 initrd.img: build
 	$(BIN) --manifest examples/shell.json -o initrd.img -c zstd
 
-# The binary, its man page, the kernel-install plugin and the Debian hooks.
+# The binary, its man page, the kernel-install plugin, the Debian hooks
+# and the shell completions, which the binary generates from its flags.
 install: build
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(KERNEL_INSTALL_DIR) \
-		$(DESTDIR)$(KERNEL_HOOK_DIR)/postinst.d $(DESTDIR)$(KERNEL_HOOK_DIR)/postrm.d
+		$(DESTDIR)$(KERNEL_HOOK_DIR)/postinst.d $(DESTDIR)$(KERNEL_HOOK_DIR)/postrm.d \
+		$(DESTDIR)$(BASH_COMPLETION_DIR) $(DESTDIR)$(ZSH_COMPLETION_DIR) $(DESTDIR)$(FISH_COMPLETION_DIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/mkinitrd-ng
 	install -m 0644 doc/mkinitrd-ng.1 $(DESTDIR)$(MANDIR)/man1/mkinitrd-ng.1
 	$(HOOK_SED) contrib/kernel-install/50-mkinitrd-ng.install >$(DESTDIR)$(KERNEL_INSTALL_DIR)/50-mkinitrd-ng.install
@@ -42,6 +50,11 @@ install: build
 	$(HOOK_SED) contrib/debian/postrm.d/mkinitrd-ng >$(DESTDIR)$(KERNEL_HOOK_DIR)/postrm.d/mkinitrd-ng
 	chmod 0755 $(DESTDIR)$(KERNEL_INSTALL_DIR)/50-mkinitrd-ng.install \
 		$(DESTDIR)$(KERNEL_HOOK_DIR)/postinst.d/mkinitrd-ng $(DESTDIR)$(KERNEL_HOOK_DIR)/postrm.d/mkinitrd-ng
+	$(BIN) completion bash >$(DESTDIR)$(BASH_COMPLETION_DIR)/mkinitrd-ng
+	$(BIN) completion zsh >$(DESTDIR)$(ZSH_COMPLETION_DIR)/_mkinitrd-ng
+	$(BIN) completion fish >$(DESTDIR)$(FISH_COMPLETION_DIR)/mkinitrd-ng.fish
+	chmod 0644 $(DESTDIR)$(BASH_COMPLETION_DIR)/mkinitrd-ng $(DESTDIR)$(ZSH_COMPLETION_DIR)/_mkinitrd-ng \
+		$(DESTDIR)$(FISH_COMPLETION_DIR)/mkinitrd-ng.fish
 
 deps:
 	@sh tests/deps.sh $(DEPS)

@@ -431,8 +431,9 @@ func TestDebianHookFailureKeepsImage(t *testing.T) {
 	}
 }
 
-// TestMakeInstall installs into a DESTDIR and checks the file list, the
-// modes, and that the installed hooks call the installed binary.
+// TestMakeInstall installs into a DESTDIR and checks the file list (the
+// shell completions included), the modes, and that the installed hooks
+// call the installed binary.
 func TestMakeInstall(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -458,6 +459,11 @@ func TestMakeInstall(t *testing.T) {
 				"usr/lib/kernel/install.d/50-mkinitrd-ng.install": 0o755,
 				"etc/kernel/postinst.d/mkinitrd-ng":               0o755,
 				"etc/kernel/postrm.d/mkinitrd-ng":                 0o755,
+			}
+			prefix := strings.TrimSuffix(tt.bin, "/bin/mkinitrd-ng")
+			for _, p := range []string{"share/bash-completion/completions/mkinitrd-ng",
+				"share/zsh/site-functions/_mkinitrd-ng", "share/fish/vendor_completions.d/mkinitrd-ng.fish"} {
+				want[prefix+"/"+p] = 0o644
 			}
 			got := map[string]os.FileMode{}
 			must(t, filepath.WalkDir(dest, func(p string, d os.DirEntry, err error) error {

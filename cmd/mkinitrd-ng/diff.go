@@ -14,8 +14,8 @@ import (
 func diffCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl := subFlags("diff", "OLD NEW [--format text|json|markdown] [--by path|dir|store-path|package] [--fail-over SIZE|PCT]", stderr)
 	asJSON := fl.Bool("json", false, "print the differences as JSON (as --format json)")
-	format := fl.String("format", "text", "`FORMAT`: text, json (stable, for programs) or markdown (a summary for a CI job or pull request)")
-	by := fl.String("by", "path", "`KEY`: path lists the entries; dir (first two path components), store-path or package (Debian) sums them by group")
+	format := fl.String("format", "text", "output `FORMAT`: text, json (stable, for programs) or markdown (a summary for a CI job or pull request)")
+	by := fl.String("by", "path", "group by `KEY`: path lists the entries; dir (first two path components), store-path or package (Debian) sums them by group")
 	failOver := fl.String("fail-over", "", "exit 1 if the compressed size grows by more than `LIMIT` (bytes, 500K, 1M, or a percentage such as 5%)")
 	dpkgDir := fl.String("dpkg-db", "/var/lib/dpkg", "dpkg database `DIR` for --by package")
 	rest, code, done := parseSub(fl, args, 2, stderr)

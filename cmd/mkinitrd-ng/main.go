@@ -121,6 +121,8 @@ func subcommand(name string) command {
 		return hostCommand
 	case "uki":
 		return ukiCommand
+	case "completion":
+		return completionCommand
 	}
 	return nil
 }
