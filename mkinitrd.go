@@ -13,6 +13,7 @@ import (
 	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
 	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
+	"github.com/mkinitrd-ng/mkinitrd-ng/segcache"
 )
 
 // Options tune a build. The zero value builds with the manifest's
@@ -52,6 +53,11 @@ type Options struct {
 	// is an error wrapping ErrInputIsOutput: the build would read what it
 	// is replacing.
 	Outputs []os.FileInfo
+	// Cache, when set, keeps the compressed segments, and a build copies
+	// those it holds instead of compressing them again: the output is
+	// the same. Only segmented compressors' segments are kept (see
+	// compressors.Segmented).
+	Cache *segcache.Cache
 	// Resolved, when set, is called by Build once the closure is
 	// resolved, before anything is written to w; its error stops the
 	// build. A caller creates its output file there: a source directory
@@ -98,8 +104,13 @@ type Result struct {
 	Compressor   string
 	Uncompressed int64 // bytes of the main cpio archive
 	Written      int64 // bytes written to the output
-	ResolveTime  time.Duration
-	ArchiveTime  time.Duration
+	Segments     int   // segments of the main archive
+	Copied       int   // segments copied from Options.Cache
+	// Warnings are what went wrong while writing and was worked around:
+	// a corrupt cache entry, a cache that could not be written.
+	Warnings    []string
+	ResolveTime time.Duration
+	ArchiveTime time.Duration
 }
 
 // SelectCompressor returns the compressor a build of m with opts uses:
@@ -182,32 +193,61 @@ func Build(ctx context.Context, w io.Writer, m *resolve.Manifest, opts Options) 
 	}
 	res := &Result{Compressor: comp.Name(), ResolveTime: time.Since(start)}
 	start = time.Now()
+	err = a.write(ctx, w, closure, early, comp, opts, res)
+	res.ArchiveTime = time.Since(start)
+	if opts.Cache != nil {
+		if err := opts.Cache.Trim(); err != nil {
+			res.Warnings = append(res.Warnings, "cache: "+err.Error())
+		}
+		res.Warnings = append(res.Warnings, opts.Cache.Warnings()...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// write writes the image of the resolved closure and its early segments
+// to w, and fills in res.
+func (a *archiver) write(ctx context.Context, w io.Writer, closure *resolve.PackedClosure, early []resolve.EarlySegment,
+	comp compressors.Compressor, opts Options, res *Result) error {
+	keep, warning := newKeeper(opts.Cache, comp)
+	if warning != "" {
+		res.Warnings = append(res.Warnings, warning)
+	}
+	var fingerprint string
+	if keep != nil {
+		fingerprint = keep.fingerprint
+	}
 	// The entries stay packed, in the planned segments, while the
 	// compressors run, and are unpacked for the Result once they are done.
 	a.number(closure.Entries.All())
-	segs, err := a.plan(closure.Entries.All(), int64(opts.segmentOptions().Size))
+	segs, err := a.plan(closure.Entries.All(), int64(opts.segmentOptions().Size), fingerprint)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	closure.Entries = nil
 	if err := resolved(ctx, opts); err != nil {
-		return nil, err
+		return err
 	}
 	counted := &countWriter{w: w}
 	if err := a.writeEarly(ctx, counted, early); err != nil {
-		return nil, err
+		return err
 	}
 	releaseData(early)
-	n, err := a.writeSegments(ctx, counted, segs, compressors.WithContext(comp, ctx), opts.segmentOptions())
+	n, err := a.writeSegments(ctx, counted, segs, compressors.WithContext(comp, ctx), opts.segmentOptions(), keep)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The compressors' buffers are garbage now: collecting them before
 	// unpacking keeps the heap from growing past them.
 	runtime.GC()
 	res.Closure = &resolve.Closure{Entries: unpackSegments(segs), Warnings: closure.Warnings, Early: early}
-	res.Uncompressed, res.Written, res.ArchiveTime = n, counted.n, time.Since(start)
-	return res, nil
+	res.Uncompressed, res.Written, res.Segments = n, counted.n, len(segs)
+	if keep != nil {
+		res.Copied = int(keep.copied.Load())
+	}
+	return nil
 }
 
 // resolved is the moment between resolving and writing: a stopped build

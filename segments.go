@@ -12,6 +12,7 @@ import (
 	"github.com/mkinitrd-ng/mkinitrd-ng/cpiogen"
 	"github.com/mkinitrd-ng/mkinitrd-ng/internal/sink"
 	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
+	"github.com/mkinitrd-ng/mkinitrd-ng/segcache"
 )
 
 // segment is one independently compressed part of the main archive,
@@ -26,7 +27,8 @@ type segment struct {
 	kind    segmentKind
 	entries *resolve.Packed // its records' entries; nil for the trailer
 	size    int64           // its bytes
-	end     cpiogen.State   // the archive's state after the trailer's segment
+	end     cpiogen.State   // the archive's state before the trailer's segment
+	layout  segcache.Key    // a hash of its headers, with a cache (see keeper)
 }
 
 // segmentKind says what a segment holds.
@@ -81,10 +83,13 @@ const cutSalt = 1 << 63
 
 // plan lays the archive of entries out without reading a file and cuts
 // it into segments that average size bytes (see cuts), and the trailer's.
+// With a fingerprint, each segment's layout is hashed for the cache.
 // Headers that cpiogen rejects are reported here, before anything is
 // written.
-func (a *archiver) plan(entries iter.Seq[*resolve.Entry], size int64) ([]segment, error) {
-	layout := a.newWriter(io.Discard)
+func (a *archiver) plan(entries iter.Seq[*resolve.Entry], size int64, fingerprint string) ([]segment, error) {
+	hl := &layoutHash{fingerprint: fingerprint}
+	hl.reset()
+	layout := a.newWriter(hl)
 	c := newCuts(size)
 	var segs []segment
 	var packer resolve.Packer
@@ -97,18 +102,45 @@ func (a *archiver) plan(entries iter.Seq[*resolve.Entry], size int64) ([]segment
 		packer.Add(e)
 		held++
 		if n := layout.Offset() - start; c.after(e.Path, layout.Offset()-before, n) {
-			segs = append(segs, segment{kind: records, entries: packer.Packed(), size: n})
+			segs = append(segs, segment{kind: records, entries: packer.Packed(), size: n, layout: hl.reset()})
 			start, held = layout.Offset(), 0
 		}
 	}
 	if held > 0 {
-		segs = append(segs, segment{kind: records, entries: packer.Packed(), size: layout.Offset() - start})
+		segs = append(segs, segment{kind: records, entries: packer.Packed(), size: layout.Offset() - start, layout: hl.reset()})
 	}
 	end := layout.State()
 	if err := layout.Close(); err != nil {
 		return nil, err
 	}
-	return append(segs, segment{kind: trailer, size: layout.Offset() - end.Offset(), end: end}), nil
+	return append(segs, segment{kind: trailer, size: layout.Offset() - end.Offset(), end: end, layout: hl.reset()}), nil
+}
+
+// layoutHash hashes the layout of each segment in turn; without a
+// fingerprint it discards it.
+type layoutHash struct {
+	fingerprint string
+	h           *segcache.Hash
+}
+
+func (l *layoutHash) Write(p []byte) (int, error) {
+	if l.h != nil {
+		l.h.Write(p)
+	}
+	return len(p), nil
+}
+
+// reset returns the hash of the layout so far and starts the next.
+func (l *layoutHash) reset() segcache.Key {
+	var k segcache.Key
+	if l.fingerprint == "" {
+		return k
+	}
+	if l.h != nil {
+		k = l.h.Sum()
+	}
+	l.h = segcache.NewHash(segcache.KindLayout, l.fingerprint)
+	return k
 }
 
 // layout runs e's header through the layout Writer lw, skipping its data.
@@ -123,29 +155,51 @@ func (a *archiver) layout(lw *cpiogen.Writer, e *resolve.Entry) error {
 	return lw.Skip()
 }
 
-// writeSegments compresses the planned segments into w, each written by
-// its compressor's worker, and returns the archive's length.
-func (a *archiver) writeSegments(ctx context.Context, w io.Writer, segs []segment, comp compressors.Compressor, opts compressors.SegmentOptions) (int64, error) {
-	// Buffered so that headers and padding do not cost a system call
-	// each on a compressor's pipe; pooled, as a large tree has hundreds
-	// of segments.
-	bufs := sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+// writeSegments writes the planned segments into w, each by a worker of
+// its own: compressed, or copied from the cache when keep holds it (nil:
+// no cache). It returns the archive's length.
+func (a *archiver) writeSegments(ctx context.Context, w io.Writer, segs []segment, comp compressors.Compressor, opts compressors.SegmentOptions, keep *keeper) (int64, error) {
 	var length int64
 	for _, s := range segs {
 		length += s.size
 	}
-	err := compressors.WriteSegments(w, comp, opts, len(segs), func(i int, zw io.Writer) error {
-		bw := bufs.Get().(*bufio.Writer)
-		defer bufs.Put(bw)
-		s := &sink.Writer{W: zw}
-		bw.Reset(s)
-		err := a.writeSegment(ctx, bw, segs[i])
-		if err == nil {
-			err = bw.Flush()
+	sw := &segmentWriter{a: a, ctx: ctx}
+	// Buffered so that headers and padding do not cost a system call
+	// each on a compressor's pipe; pooled, as a large tree has hundreds
+	// of segments.
+	sw.bufs.New = func() any { return bufio.NewWriterSize(nil, 64<<10) }
+	err := compressors.WriteParts(w, comp, opts, len(segs), func(i int, p *compressors.Part) error {
+		if keep != nil {
+			return keep.fill(sw, segs[i], p)
 		}
-		return s.Own(err)
+		zw, err := p.Compress(nil)
+		if err != nil {
+			return err
+		}
+		return sw.write(zw, segs[i])
 	})
 	return length, err
+}
+
+// segmentWriter writes segments' records through buffers.
+type segmentWriter struct {
+	a    *archiver
+	ctx  context.Context
+	bufs sync.Pool // of *bufio.Writer
+}
+
+// write writes the records of s to w, buffered; an error of w's is
+// returned as it is, without the entry it came in.
+func (sw *segmentWriter) write(w io.Writer, s segment) error {
+	bw := sw.bufs.Get().(*bufio.Writer)
+	defer sw.bufs.Put(bw)
+	sk := &sink.Writer{W: w}
+	bw.Reset(sk)
+	err := sw.a.writeSegment(sw.ctx, bw, s)
+	if err == nil {
+		err = bw.Flush()
+	}
+	return sk.Own(err)
 }
 
 // writeSegment writes a segment's records to w.

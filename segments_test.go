@@ -146,7 +146,7 @@ func segmentBytes(t *testing.T, dir string, size int64) [][]byte {
 	fsys, c := resolveIn(t, dir, `{"contents": [{"source": "/data"}]}`)
 	a := &archiver{src: sources{fsys: fsys}}
 	a.number(each(c.Entries))
-	segs, err := a.plan(each(c.Entries), size)
+	segs, err := a.plan(each(c.Entries), size, "")
 	if err != nil {
 		t.Fatal(err)
 	}

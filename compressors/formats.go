@@ -51,8 +51,12 @@ type format struct {
 	// blocks at once where the format allows it in one stream (0: its
 	// default).
 	newWriter func(w io.Writer, level, jobs int) (io.WriteCloser, error)
-	levels    levels   // the built-in writer's
-	cli       *cliSpec // the engine that runs the format's tool; nil for none
+	levels    levels // the built-in writer's
+	// library is the module of the built-in writer, and settings every
+	// option newWriter sets besides the level: both go into the
+	// writer's Fingerprint, so settings changes with the options.
+	library, settings string
+	cli               *cliSpec // the engine that runs the format's tool; nil for none
 
 	// tools are the programs whose output is a stream of the format;
 	// toolFormat, when set, names the format their arguments select
@@ -76,12 +80,14 @@ var formats = [...]format{
 		newReader: nopReader, newWriter: newNone},
 	{name: FormatGzip, magic: "\x1f\x8b", ext: ".gz", concat: true,
 		newReader: newGzipDecoder, compressor: "gzip", newWriter: newGzip,
-		levels: levels{min: 1, max: 9, def: 6, top: 9},
-		cli:    &cliSpec{tool: "gzip", levels: levels{min: 1, max: 9, def: 6, top: 9}, args: gzipCLIArgs},
-		tools:  []string{"gzip", "pigz"}},
+		levels:  levels{min: 1, max: 9, def: 6, top: 9},
+		library: "github.com/klauspost/compress", settings: "no name, mtime 0",
+		cli:   &cliSpec{tool: "gzip", levels: levels{min: 1, max: 9, def: 6, top: 9}, args: gzipCLIArgs},
+		tools: []string{"gzip", "pigz"}},
 	{name: FormatZstd, magic: "\x28\xb5\x2f\xfd", ext: ".zst", concat: true,
 		newReader: newZstdDecoder, compressor: "zstd", newWriter: newZstd,
-		levels: levels{min: 1, max: 22, def: 3, top: 22},
+		levels:  levels{min: 1, max: 22, def: 3, top: 22},
+		library: "github.com/klauspost/compress", settings: "EncoderLevelFromZstd, window 8 MiB, CRC, one goroutine, lower memory",
 		// At most level 19: above it (--ultra) windows exceed what the
 		// kernel is known to decode.
 		cli:   &cliSpec{tool: "zstd", levels: levels{min: 1, max: 19, def: 0, top: 19}, args: zstdCLIArgs},
@@ -91,13 +97,15 @@ var formats = [...]format{
 	// 5 is as small for less time (see the package documentation).
 	{name: FormatXz, magic: "\xfd7zXZ\x00", ext: ".xz", concat: true,
 		newReader: newXzDecoder, compressor: "xz", newWriter: newXz,
-		levels: levels{min: 1, max: 9, def: 5, top: 4},
-		cli:    &cliSpec{tool: "xz", levels: levels{min: 1, max: 9, def: 0, top: 9}, args: xzCLIArgs},
-		tools:  []string{"xz"}, toolFormat: xzToolFormat},
+		levels:  levels{min: 1, max: 9, def: 5, top: 4},
+		library: "github.com/ulikunitz/xz", settings: "xzDictCap, CRC32, HashTable4",
+		cli:   &cliSpec{tool: "xz", levels: levels{min: 1, max: 9, def: 0, top: 9}, args: xzCLIArgs},
+		tools: []string{"xz"}, toolFormat: xzToolFormat},
 	{name: FormatLz4, magic: "\x02\x21\x4c\x18", ext: ".lz4", last: true,
 		newReader: newLz4Decoder, compressor: "lz4", newWriter: newLz4,
-		levels: levels{min: 1, max: 9, def: lz4DefaultLevel, top: 9},
-		tools:  []string{"lz4"}, toolFormat: lz4ToolFormat},
+		levels:  levels{min: 1, max: 9, def: lz4DefaultLevel, top: 9},
+		library: "github.com/pierrec/lz4/v4", settings: "legacy frame",
+		tools: []string{"lz4"}, toolFormat: lz4ToolFormat},
 	{name: FormatBzip2, magic: "BZh", ext: ".bz2", concat: true,
 		newReader: newBzip2Decoder, tools: []string{"bzip2", "pbzip2", "lbzip2"}},
 	{name: FormatLzma, magic: "\x5d\x00\x00", ext: ".lzma", concat: true,

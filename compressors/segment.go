@@ -134,20 +134,43 @@ func oneStream(w io.Writer, c Compressor, jobs int) (io.WriteCloser, bool, error
 	return zw, true, err
 }
 
+// Segmented reports whether c's output is cut into segments, independent
+// streams that follow each other: gzip, zstd and xz, built-in or run as
+// their tools. Only such a compressor's segments can be written apart
+// (see Part).
+func Segmented(c Compressor) bool {
+	cc, ok := c.(concatenator)
+	return ok && cc.concatenable()
+}
+
 // WriteSegments compresses an archive that its caller has already cut
 // into n segments (n >= 1), each ending on an entry boundary: fill(i, zw)
-// writes segment i's bytes to zw. Each segment is filled in a worker of
-// its own, up to opts.Jobs at once, so that reading the input is as
-// parallel as compressing it; the segments are written to w in order, as
-// independent streams, and the output does not depend on opts.Jobs. Half
-// of opts.Size bounds the output that finished segments may hold, in all,
-// while an earlier one is still being compressed.
-//
-// A format that cannot be cut (see NewSegmentedWriter) gets the segments
-// in one stream, filled in order by the calling goroutine. WriteSegments
-// returns the error of the earliest failing segment; once one fails, the
-// segments not yet started are not filled.
+// writes segment i's bytes to zw. It is WriteParts with every segment
+// compressed.
 func WriteSegments(w io.Writer, c Compressor, opts SegmentOptions, n int, fill func(i int, zw io.Writer) error) error {
+	return WriteParts(w, c, opts, n, func(i int, p *Part) error {
+		zw, err := p.Compress(nil)
+		if err != nil {
+			return err
+		}
+		return fill(i, zw)
+	})
+}
+
+// WriteParts writes an archive that its caller has already cut into n
+// segments (n >= 1), each ending on an entry boundary: fill(i, p) writes
+// segment i through p, compressed or as it is (see Part). Each segment
+// is filled in a worker of its own, up to opts.Jobs at once, so that
+// reading the input is as parallel as compressing it; the segments are
+// written to w in order, and the output does not depend on opts.Jobs.
+// Half of opts.Size bounds the output that finished segments may hold,
+// in all, while an earlier one is still being compressed.
+//
+// A format that cannot be cut (see Segmented) gets the segments in one
+// stream, filled in order by the calling goroutine. WriteParts returns
+// the error of the earliest failing segment; once one fails, the
+// segments not yet started are not filled.
+func WriteParts(w io.Writer, c Compressor, opts SegmentOptions, n int, fill func(i int, p *Part) error) error {
 	opts, err := opts.check(w)
 	if err != nil {
 		return err
@@ -160,7 +183,7 @@ func WriteSegments(w io.Writer, c Compressor, opts SegmentOptions, n int, fill f
 			return err
 		}
 		for i := range n {
-			if err := fill(i, zw); err != nil {
+			if err := fill(i, &Part{stream: zw}); err != nil {
 				zw.Close()
 				return err
 			}
@@ -179,8 +202,8 @@ func WriteSegments(w io.Writer, c Compressor, opts SegmentOptions, n int, fill f
 			break
 		}
 		turn, done := p.begin()
-		go p.compress(turn, done, func(zw io.Writer) error {
-			errs[i] = fill(i, zw)
+		go p.compress(turn, done, func(s *Part) error {
+			errs[i] = fill(i, s)
 			return errs[i]
 		})
 	}
@@ -193,12 +216,105 @@ func WriteSegments(w io.Writer, c Compressor, opts SegmentOptions, n int, fill f
 	return err
 }
 
+// ErrOneStream is the error of writing a segment apart (Part.Raw, or
+// Part.Compress with a tee) with a compressor that is not Segmented.
+var ErrOneStream = errors.New("compressors: the format is one stream, whose segments cannot be written apart")
+
+// Part is where WriteParts' fill writes one segment, either compressed,
+// through Compress, or as it is, through Raw: a segment compressed
+// before, or one the kernel takes uncompressed. A segment is written one
+// way only.
+type Part struct {
+	p      *pipeline
+	out    *orderedWriter
+	zw     io.WriteCloser // the encoder, once Compress made it
+	stream io.Writer      // the one stream of a format that is not Segmented
+	used   bool
+	closed bool
+	err    error
+}
+
+// Compress returns the writer that compresses the segment into the
+// output. The compressed bytes also go to tee, when it is not nil, as
+// they are made: to keep them. tee must not fail.
+func (s *Part) Compress(tee io.Writer) (io.Writer, error) {
+	if err := s.use(); err != nil {
+		return nil, err
+	}
+	if s.stream != nil {
+		if tee != nil {
+			return nil, ErrOneStream
+		}
+		return s.stream, nil
+	}
+	var dst io.Writer = s.out
+	if tee != nil {
+		dst = io.MultiWriter(s.out, tee)
+	}
+	zw, err := s.p.encoder(dst)
+	if err != nil {
+		return nil, err
+	}
+	s.zw = zw
+	return zw, nil
+}
+
+// Raw returns the writer of the segment's bytes as they are, preceded in
+// the output by the zeros that start them at a multiple of align bytes
+// from the start of w (0 or 1: no zeros). The kernel finds an
+// uncompressed archive only at a multiple of 4 bytes, which the start
+// of w must then be.
+func (s *Part) Raw(align int) (io.Writer, error) {
+	if err := s.use(); err != nil {
+		return nil, err
+	}
+	if s.stream != nil {
+		return nil, ErrOneStream
+	}
+	s.out.align = int64(max(align, 1))
+	return s.out, nil
+}
+
+func (s *Part) use() error {
+	if s.used || s.closed {
+		return errors.New("compressors: a segment is written once")
+	}
+	s.used = true
+	return nil
+}
+
+// Close finishes the segment's compressed stream and returns the first
+// error of compressing it or of writing the output. WriteParts closes
+// every segment once fill returns; fill closes it itself to know, before
+// it returns, that the segment is complete.
+func (s *Part) Close() error {
+	if s.closed {
+		return s.err
+	}
+	s.closed = true
+	if s.stream != nil {
+		return nil
+	}
+	if s.zw != nil {
+		s.err = s.zw.Close()
+		if _, ok := s.zw.(resetter); ok && s.err == nil && s.out.err == nil {
+			s.p.encs <- s.zw // never blocks: at most Jobs encoders are out
+		}
+	}
+	if s.out.err != nil {
+		// The destination's error, not the tool's "broken pipe".
+		s.err = s.out.err
+	}
+	return s.err
+}
+
 // pipeline compresses segments concurrently and writes them in order. It
 // is what NewSegmentedWriter, which cuts a stream into segments, and
 // WriteSegments, whose caller cuts, have in common.
 type pipeline struct {
 	c       Compressor
 	dst     io.Writer
+	written int64               // bytes written to dst, by one segment at a time (in turn)
 	outCap  int64               // output the workers may hold, in all, before their turn
 	held    atomic.Int64        // output held now
 	compute chan struct{}       // slots for segments being compressed
@@ -266,34 +382,22 @@ func (p *pipeline) wait() error {
 // keeping its allocations: klauspost's zstd and gzip writers are.
 type resetter interface{ Reset(io.Writer) }
 
-// compress is a segment's worker: feed writes the segment to an encoder,
-// which compresses into a buffer, or straight into the destination once
-// it is the segment's turn. feed gets a writer that fails if the encoder
-// could not be made, and must return the first error it met.
-func (p *pipeline) compress(turn <-chan struct{}, done chan struct{}, feed func(io.Writer) error) {
+// compress is a segment's worker: feed writes the segment through a
+// Part, whose output waits in a buffer, or goes straight into the
+// destination once it is the segment's turn. feed must return the first
+// error it met.
+func (p *pipeline) compress(turn <-chan struct{}, done chan struct{}, feed func(*Part) error) {
 	defer func() { <-p.live }()
 	defer close(done)
-	out := &orderedWriter{dst: p.dst, turn: turn, limit: p.outCap, held: &p.held, pool: p.chunks}
-	zw, err := p.encoder(out)
-	if err != nil {
-		feed(errWriter{err})
-	} else {
-		err = feed(zw)
-		if cerr := zw.Close(); err == nil {
-			err = cerr
-		}
-		if out.err != nil {
-			// The destination's error, not the tool's "broken pipe".
-			err = out.err
-		}
-		if _, ok := zw.(resetter); ok && err == nil {
-			p.encs <- zw // never blocks: at most Jobs encoders are out
-		}
+	s := &Part{p: p, out: &orderedWriter{dst: p.dst, written: &p.written, turn: turn, limit: p.outCap, held: &p.held, pool: p.chunks, align: 1}}
+	err := feed(s)
+	if cerr := s.Close(); err == nil || s.out.err != nil {
+		err = cerr
 	}
 	<-p.compute
 	<-turn
 	if err == nil && p.firstErr() == nil {
-		err = out.finish()
+		err = s.out.finish()
 	}
 	if err != nil {
 		p.setErr(err)
@@ -423,8 +527,11 @@ func (w *segWriter) start() {
 	turn, done := w.begin()
 	s := &segment{in: make(chan []byte, w.inCap)}
 	w.cur, w.started = s, true
-	go w.compress(turn, done, func(zw io.Writer) error {
-		var err error
+	go w.compress(turn, done, func(p *Part) error {
+		zw, err := p.Compress(nil)
+		if err != nil {
+			zw = errWriter{err}
+		}
 		for chunk := range s.in {
 			if err == nil {
 				_, err = zw.Write(chunk)
@@ -469,15 +576,17 @@ func (w *segWriter) Close() error {
 // segment's, which holds nothing. The output waits in chunks taken from
 // pool as it comes, so a segment holds only what it has written.
 type orderedWriter struct {
-	dst    io.Writer
-	turn   <-chan struct{}
-	limit  int64
-	held   *atomic.Int64 // bytes held by all the pipeline's segments
-	pool   chunkPool
-	chunks []*[chunkSize]byte
-	n      int // bytes held by this one
-	direct bool
-	err    error
+	dst     io.Writer
+	written *int64 // bytes written to dst before, and by, this segment
+	align   int64  // the output starts at a multiple of it in dst
+	turn    <-chan struct{}
+	limit   int64
+	held    *atomic.Int64 // bytes held by all the pipeline's segments
+	pool    chunkPool
+	chunks  []*[chunkSize]byte
+	n       int // bytes held by this one
+	direct  bool
+	err     error
 }
 
 func (o *orderedWriter) Write(p []byte) (int, error) {
@@ -501,12 +610,36 @@ func (o *orderedWriter) Write(p []byte) (int, error) {
 			return 0, o.err
 		}
 	}
-	n, err := o.dst.Write(p)
+	o.pad()
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.write(p)
 	if err == nil && n < len(p) {
 		err = io.ErrShortWrite
 	}
 	o.err = err
 	return n, err
+}
+
+// write writes p to dst, counting it.
+func (o *orderedWriter) write(p []byte) (int, error) {
+	n, err := o.dst.Write(p)
+	*o.written += int64(n)
+	return n, err
+}
+
+// pad writes the zeros that align the output's start, before its first
+// byte. Only the segment whose turn it is writes to dst, so the count of
+// bytes written is where the output starts.
+func (o *orderedWriter) pad() {
+	if o.align <= 1 || o.err != nil {
+		return
+	}
+	if k := (o.align - *o.written%o.align) % o.align; k > 0 {
+		_, o.err = o.write(make([]byte, k))
+	}
+	o.align = 1
 }
 
 // chunkPool is a bounded free list of output chunks.
@@ -544,9 +677,12 @@ func (o *orderedWriter) hold(p []byte) {
 // goDirect writes what was held; from now on writes go straight to dst.
 func (o *orderedWriter) goDirect() {
 	o.direct = true
+	if o.n > 0 {
+		o.pad()
+	}
 	for i, c := range o.chunks {
 		if o.err == nil {
-			_, o.err = o.dst.Write(c[:min(chunkSize, o.n-i*chunkSize)])
+			_, o.err = o.write(c[:min(chunkSize, o.n-i*chunkSize)])
 		}
 		o.pool.put(c)
 	}

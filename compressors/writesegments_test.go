@@ -103,3 +103,56 @@ func TestJobsCapped(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteParts: segments written as they are come out in order among
+// the compressed ones, after the zeros that align them; the compressed
+// bytes go to a tee as they are made; a format of one stream refuses
+// both.
+func TestWriteParts(t *testing.T) {
+	c := lookup(t, "gzip", 0)
+	raw := []byte("07070100000000 an uncompressed segment")
+	seg := mixedData(100<<10, 3)
+	var tee bytes.Buffer
+	var out bytes.Buffer
+	err := WriteParts(&out, c, SegmentOptions{Jobs: 3}, 3, func(i int, p *Part) error {
+		if i == 1 {
+			w, err := p.Raw(4)
+			if err == nil {
+				_, err = w.Write(raw)
+			}
+			return err
+		}
+		var t io.Writer
+		if i == 0 {
+			t = &tee
+		}
+		zw, err := p.Compress(t)
+		if err == nil {
+			_, err = zw.Write(seg)
+		}
+		if err == nil {
+			err = p.Close()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := compress(t, c, seg)
+	pad := bytes.Repeat([]byte{0}, (4-len(z)%4)%4)
+	want := append(append(append(append([]byte(nil), z...), pad...), raw...), z...)
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Errorf("%d bytes, want the compressed segment, %d zeros, the raw one and the compressed one (%d)", out.Len(), len(pad), len(want))
+	}
+	if !bytes.Equal(tee.Bytes(), z) {
+		t.Errorf("the tee got %d bytes, want the %d compressed", tee.Len(), len(z))
+	}
+	one := lookup(t, "lz4", 0)
+	err = WriteParts(io.Discard, one, SegmentOptions{}, 1, func(i int, p *Part) error {
+		_, err := p.Raw(4)
+		return err
+	})
+	if !errors.Is(err, ErrOneStream) {
+		t.Errorf("Raw of lz4: %v, want ErrOneStream", err)
+	}
+}

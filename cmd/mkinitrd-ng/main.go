@@ -67,6 +67,7 @@ type config struct {
 	stats                                   string // --stats FILE (spec.go)
 	printSpec                               bool   // --print-spec (spec.go)
 	strict                                  bool
+	cache, cacheMax                         string // --cache DIR, --cache-max SIZE (cache.go)
 }
 
 func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
@@ -81,6 +82,8 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.StringVar(&cfg.epoch, "source-date-epoch", "", "mtime of every entry, in seconds (default: $SOURCE_DATE_EPOCH, else 0)")
 	fl.IntVarP(&cfg.jobs, "jobs", "j", 0, "files analysed and segments compressed at once (default: number of CPUs)")
 	fl.StringVar(&cfg.segmentSize, "segment-size", "", "compress in independent segments of about `SIZE` bytes (K, M, G suffixes; default 8M); the output depends on it")
+	fl.StringVar(&cfg.cache, "cache", "", "keep compressed segments in `DIR` and copy those it holds instead of compressing them again (the output is the same)")
+	fl.StringVar(&cfg.cacheMax, "cache-max", "", "evict the least recently used segments beyond `SIZE` bytes of --cache (K, M, G, T suffixes; default 1G)")
 	fl.BoolVar(&cfg.allowMissing, "allow-missing", false, "warn about libraries that cannot be found instead of failing")
 	fl.BoolVar(&cfg.strict, "strict", false, "treat warnings as errors (for CI); nothing is written")
 	fl.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "resolve and print the entries without writing")
@@ -251,6 +254,10 @@ func options(cfg *config) (mkinitrd.Options, error) {
 		}
 		opts.SegmentSize = n
 	}
+	var err error
+	if opts.Cache, err = openCache(cfg); err != nil {
+		return opts, err
+	}
 	// The version names a directory under /lib/modules and a file name.
 	if v := cfg.kernelVersion; v == "." || v == ".." || strings.ContainsAny(v, "/\x00") {
 		return opts, usageError{fmt.Errorf("--kernel-version %q: not a kernel version", v)}
@@ -374,6 +381,7 @@ func warn(c *resolve.Closure, stderr io.Writer) {
 
 func report(cfg *config, res *mkinitrd.Result, stderr io.Writer) {
 	warn(res.Closure, stderr)
+	reportCache(cfg, res, stderr)
 	if !cfg.verbose {
 		return
 	}
