@@ -1,0 +1,168 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Debian's ovmf: firmware without Secure Boot, and firmware that enforces
+// it, with the snakeoil certificate enrolled in db.
+const (
+	ovmfCode       = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+	ovmfVars       = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+	ovmfSecureCode = "/usr/share/OVMF/OVMF_CODE_4M.snakeoil.fd"
+	ovmfSecureVars = "/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd"
+)
+
+// systemdCmdline is the command line of the systemd example's UKIs.
+const systemdCmdline = "console=ttyS0 panic=-1 root=/dev/vda " + bootLogArgs
+
+// efiVM is one QEMU boot through OVMF, which finds what to boot itself,
+// as on a real machine, rather than through QEMU's -kernel.
+type efiVM struct {
+	secure  bool              // enforce Secure Boot, the snakeoil certificate in db
+	esp     map[string]string // the FAT ESP on a SATA disk: path in it -> host file
+	tftp    string            // a file served by TFTP as the DHCP boot file: PXE
+	root    string            // the root disk, /dev/vda
+	markers []string          // the console lines that end the boot
+	timeout time.Duration
+}
+
+// boot runs the VM until a marker appears on the serial console, the
+// guest powers off, or the timeout ends; it returns the console log, colour
+// escapes removed, and fails the test with its last lines when no marker
+// came.
+func (v efiVM) boot(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "serial.log")
+	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", v.args(t, dir, logPath)...)
+	var qerr bytes.Buffer
+	cmd.Stderr = &qerr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("qemu: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		var stopped bool
+		select {
+		case <-done:
+			stopped = true
+		case <-time.After(200 * time.Millisecond):
+		}
+		log := ansi.ReplaceAllString(readLog(logPath), "")
+		for _, m := range v.markers {
+			if strings.Contains(log, m) {
+				if cancel(); !stopped {
+					<-done
+				}
+				t.Logf("%q after %v (%s)", m, time.Since(start).Round(100*time.Millisecond), accel())
+				return log
+			}
+		}
+		if stopped {
+			t.Fatalf("guest stopped without %q after %v (qemu: %s); last console lines:\n%s",
+				v.markers, time.Since(start).Round(time.Second), qerr.String(), tail(log, 30))
+		}
+	}
+}
+
+// args are QEMU's arguments: the firmware with a copy of its variables,
+// the ESP, the network and the root disk.
+func (v efiVM) args(t *testing.T, dir, logPath string) []string {
+	t.Helper()
+	machine, code, vars := "q35", ovmfCode, ovmfVars
+	if v.secure {
+		machine, code, vars = "q35,smm=on", ovmfSecureCode, ovmfSecureVars
+	}
+	varsCopy := filepath.Join(dir, "vars.fd")
+	data, err := os.ReadFile(vars)
+	if err != nil {
+		t.Fatal("no OVMF variables: install ovmf (make deps)")
+	}
+	must(t, os.WriteFile(varsCopy, data, 0o600))
+	args := []string{"-machine", machine, "-nodefaults", "-display", "none", "-no-reboot", "-m", "768",
+		"-accel", accel(), "-serial", "file:" + logPath,
+		"-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + code,
+		"-drive", "if=pflash,format=raw,unit=1,file=" + varsCopy}
+	if v.secure {
+		args = append(args, "-global", "driver=cfi.pflash01,property=secure,value=on")
+	}
+	if v.esp != nil {
+		args = append(args, "-drive", "file="+espImage(t, dir, v.esp)+",format=raw,if=none,id=esp", "-device", "ide-hd,drive=esp")
+	}
+	if v.tftp != "" {
+		// No romfile: OVMF's own PXE, not iPXE, which passes the file's
+		// name as arguments.
+		args = append(args, "-netdev", "user,id=net0,tftp="+filepath.Dir(v.tftp)+",bootfile="+filepath.Base(v.tftp),
+			"-device", "virtio-net-pci,netdev=net0,romfile=")
+	}
+	return append(args, "-drive", "file="+v.root+",if=virtio,format=raw")
+}
+
+// espImage makes a FAT image holding files (path in it -> host file)
+// with mtools, without mounting anything.
+func espImage(t *testing.T, dir string, files map[string]string) string {
+	t.Helper()
+	img := filepath.Join(dir, "esp.img")
+	size := int64(8 << 20)
+	var names []string
+	for name, src := range files {
+		fi, err := os.Stat(src)
+		must(t, err)
+		size += fi.Size()
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	must(t, os.WriteFile(img, nil, 0o600))
+	must(t, os.Truncate(img, (size+1<<20-1)&^(1<<20-1)))
+	mustRun(t, "mformat", "-i", img, "-v", "ESP", "::")
+	made := map[string]bool{}
+	for _, name := range names {
+		var parts []string
+		for d := path.Dir(name); d != "/" && d != "."; d = path.Dir(d) {
+			parts = append([]string{d}, parts...)
+		}
+		for _, d := range parts {
+			if !made[d] {
+				mustRun(t, "mmd", "-i", img, "::"+d)
+				made[d] = true
+			}
+		}
+		mustRun(t, "mcopy", "-i", img, files[name], "::"+name)
+	}
+	return img
+}
+
+// rootInit is the line the root disk's init prints once systemd switched
+// root into it.
+const rootInit = "root init: pid=1 fs=ext2/ext3 by-label=testroot " + rootMarker
+
+// TestUKIBootESP boots the systemd example as a UKI that OVMF finds on a
+// FAT ESP as EFI/BOOT/BOOTX64.EFI: the stub hands the kernel its initrd
+// and command line, and systemd switches root into the ext4 disk.
+func TestUKIBootESP(t *testing.T) {
+	dir := t.TempDir()
+	efi := filepath.Join(dir, "uki.efi")
+	buildUKI(t, efi, "-m", systemdManifest(t, dir), "--cmdline", systemdCmdline)
+	log := efiVM{
+		esp:     map[string]string{"/EFI/BOOT/BOOTX64.EFI": efi},
+		root:    rootDisk(t, dir),
+		markers: []string{rootMarker},
+		timeout: 4 * time.Minute,
+	}.boot(t)
+	checkSteps(t, log, []string{"EFI stub: Loaded initrd from LINUX_EFI_INITRD_MEDIA_GUID device path",
+		"Kernel command line: " + systemdCmdline, "Switching root.", rootInit})
+}
