@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestBootNixOS builds the initrd NixOS's make-initrd-ng would be asked
@@ -25,32 +24,15 @@ func TestBootNixOS(t *testing.T) {
 		t.Errorf("mkinitrd-ng warned:\n%s", r.stderr)
 	}
 	checkNixOSImage(t, img, fx)
-	disk := rootDisk(t, dir)
-	log := vm{
-		initrd:  img,
-		append:  "root=/dev/vda systemd.show_status=1 systemd.status_unit_format=name systemd.log_target=console systemd.log_level=info",
-		extra:   []string{"-drive", "file=" + disk + ",if=virtio,format=raw"},
-		marker:  rootMarker,
-		timeout: 3 * time.Minute,
-	}.boot(t)
-	log = ansi.ReplaceAllString(log, "")
-	// The steps of the boot, in the order they must happen.
-	rest := log
-	for _, want := range []string{
+	log := bootRootDisk(t, dir, img)
+	checkSteps(t, log, []string{
 		"Welcome to NixOS 25.05 (mkinitrd-ng test)!",
 		"Found device dev-vda.device.",
 		"Finished systemd-fsck-root.service.",
 		"Mounted sysroot.mount.",
 		"Reached target initrd.target.",
 		"Switching root.",
-		"root init: pid=1 fs=ext2/ext3 by-label=testroot " + rootMarker,
-	} {
-		i := strings.Index(rest, want)
-		if i < 0 {
-			t.Fatalf("console log lacks %q after the steps before it; last lines:\n%s", want, tail(log, 60))
-		}
-		rest = rest[i+len(want):]
-	}
+		"root init: pid=1 fs=ext2/ext3 by-label=testroot " + rootMarker})
 	// Units that run beside the steps above, each before initrd.target.
 	done := strings.Index(log, "Reached target initrd.target.")
 	for _, want := range []string{"Finished systemd-modules-load.service.", wrapperMarker} {
