@@ -22,8 +22,8 @@ const (
 	btrfsUUID    = "6b1d7c3e-0c1a-4d55-9a8e-2f0e4b7c1a04"
 	tpmLUKSUUID  = "6b1d7c3e-0c1a-4d55-9a8e-2f0e4b7c1a05"
 	luksPassword = "correct horse battery staple"
-	// luksKey is the key file's content: a second key slot, so that the
-	// passphrase cannot unlock by way of the key file or the other way.
+	// luksKey is the key file's content, in a key slot of its own: the
+	// key-file boot proves the key file, not the passphrase.
 	luksKey = "a key file, never typed: 0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 )
 
