@@ -9,7 +9,7 @@ DEPS    := cpio libarchive-tools gcc libc6-dev xz-utils zstd lz4 gzip bzip2 \
            cryptsetup-bin lvm2 mdadm xfsprogs btrfs-progs dosfstools swtpm swtpm-tools \
            libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 libtss2-tcti-device0 \
            systemd-boot-efi ovmf sbsigntool mtools openssl binutils \
-           zsh fish
+           zsh fish lintian
 FUZZTIME ?= 10s
 # `make install` paths; DESTDIR prefixes them all, for packaging.
 BINDIR  ?= $(PREFIX)/bin
@@ -26,12 +26,22 @@ FISH_COMPLETION_DIR ?= $(PREFIX)/share/fish/vendor_completions.d
 # The installed hooks call the binary by its installed path, not via $PATH.
 HOOK_SED = sed 's|MKINITRD_NG:-mkinitrd-ng}|MKINITRD_NG:-$(BINDIR)/mkinitrd-ng}|'
 
-.PHONY: all build install test unit e2e deps fuzz bench benchgo vet clean initrd
+# What --version reports and the .deb carries (contrib/deb/version.sh):
+# a tag's version, else 0.0~gitDATE.COMMIT. The build information adds
+# the commit and the Go version.
+VERSION ?= $(shell sh contrib/deb/version.sh)
+GOBUILDFLAGS ?= -buildvcs=auto -ldflags "-X main.releaseVersion=$(VERSION)"
+# `make deb` writes mkinitrd-ng_VERSION_ARCH.deb in DEB_OUT, staging the
+# files in DEB_STAGE.
+DEB_OUT   ?= .
+DEB_STAGE ?= bin/deb
+
+.PHONY: all build install test unit e2e deps fuzz bench benchgo vet clean initrd deb
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/mkinitrd-ng
+	$(GO) build $(GOBUILDFLAGS) -o $(BIN) ./cmd/mkinitrd-ng
 
 # The example from the README: a rescue-shell initrd of this host's bash.
 initrd.img: build
@@ -55,6 +65,18 @@ install: build
 	$(BIN) completion fish >$(DESTDIR)$(FISH_COMPLETION_DIR)/mkinitrd-ng.fish
 	chmod 0644 $(DESTDIR)$(BASH_COMPLETION_DIR)/mkinitrd-ng $(DESTDIR)$(ZSH_COMPLETION_DIR)/_mkinitrd-ng \
 		$(DESTDIR)$(FISH_COMPLETION_DIR)/mkinitrd-ng.fish
+
+# The Debian package, from what make install installs into a staging
+# tree (zsh's completion where Debian's zsh looks for packages'), plus
+# contrib/deb: update-initramfs, /etc/mkinitrd-ng, the control files. The
+# binary has no cgo and no symbol table, as Debian ships Go programs.
+deb:
+	rm -rf $(DEB_STAGE) $(DEB_STAGE).bin
+	$(MAKE) --no-print-directory install DESTDIR=$(abspath $(DEB_STAGE)) PREFIX=/usr \
+		ZSH_COMPLETION_DIR=/usr/share/zsh/vendor-completions BIN=$(DEB_STAGE).bin \
+		GOBUILDFLAGS='-buildvcs=auto -trimpath -ldflags "-s -w -X main.releaseVersion=$(VERSION)"' CGO_ENABLED=0
+	sh contrib/deb/build.sh $(DEB_STAGE) $(DEB_OUT) $(VERSION)
+	rm -rf $(DEB_STAGE) $(DEB_STAGE).bin
 
 deps:
 	@sh tests/deps.sh $(DEPS)

@@ -391,8 +391,6 @@ func report(cfg *config, res *mkinitrd.Result, stderr io.Writer) {
 }
 
 func version() string {
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
-	}
-	return "dev"
+	info, ok := debug.ReadBuildInfo()
+	return versionString(info, ok, releaseVersion)
 }
