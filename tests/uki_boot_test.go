@@ -62,7 +62,7 @@ func (v efiVM) boot(t *testing.T) string {
 			stopped = true
 		case <-time.After(200 * time.Millisecond):
 		}
-		log := ansi.ReplaceAllString(readLog(logPath), "")
+		log := strings.ReplaceAll(ansi.ReplaceAllString(readLog(logPath), ""), "\r\n", "\n")
 		for _, m := range v.markers {
 			if strings.Contains(log, m) {
 				if cancel(); !stopped {
@@ -165,4 +165,70 @@ func TestUKIBootESP(t *testing.T) {
 	}.boot(t)
 	checkSteps(t, log, []string{"EFI stub: Loaded initrd from LINUX_EFI_INITRD_MEDIA_GUID device path",
 		"Kernel command line: " + systemdCmdline, "Switching root.", rootInit})
+}
+
+// TestUKISecureBoot boots UKIs on firmware that enforces Secure Boot with
+// Debian's snakeoil certificate in db: the UKI signed with the snakeoil key
+// boots the systemd example to the root's init, with the kernel saying
+// Secure Boot is on; the unsigned one is refused.
+func TestUKISecureBoot(t *testing.T) {
+	dir := t.TempDir()
+	manifest := systemdManifest(t, dir)
+	signed, unsigned := filepath.Join(dir, "signed.efi"), filepath.Join(dir, "unsigned.efi")
+	buildUKI(t, signed, "-m", manifest, "--cmdline", systemdCmdline, "--sign-key", snakeoilKeyFile(t, dir), "--sign-cert", snakeoilCert)
+	buildUKI(t, unsigned, "-m", manifest, "--cmdline", systemdCmdline)
+	root := rootDisk(t, dir)
+	t.Run("signed", func(t *testing.T) {
+		log := efiVM{secure: true, esp: map[string]string{"/EFI/BOOT/BOOTX64.EFI": signed}, root: root,
+			markers: []string{rootMarker}, timeout: 4 * time.Minute}.boot(t)
+		checkSteps(t, log, []string{"EFI stub: UEFI Secure Boot is enabled.", "secureboot: Secure boot enabled",
+			"Switching root.", rootInit})
+	})
+	t.Run("unsigned", func(t *testing.T) {
+		log := efiVM{secure: true, esp: map[string]string{"/EFI/BOOT/BOOTX64.EFI": unsigned}, root: root,
+			markers: []string{"Access Denied", rootMarker}, timeout: 2 * time.Minute}.boot(t)
+		if !strings.Contains(log, "Access Denied") || strings.Contains(log, "EFI stub") {
+			t.Fatalf("the unsigned UKI was not refused; last lines:\n%s", tail(log, 30))
+		}
+	})
+}
+
+// loaderArgs are the arguments systemd-boot passes to the UKI in
+// TestUKICmdline: another root, and a word to find them by.
+const loaderArgs = "console=ttyS0 root=/dev/bogus init=/bin/sh LOADER-ARGS"
+
+// TestUKICmdline boots a UKI through systemd-boot, whose entry passes
+// other arguments. Under Secure Boot the kernel gets the UKI's own
+// .cmdline. Without Secure Boot, Debian 12's systemd-stub (252) takes the
+// boot loader's arguments instead, as systemd-stub(7) says: a UKI's
+// command line binds only under Secure Boot.
+func TestUKICmdline(t *testing.T) {
+	dir := t.TempDir()
+	key := snakeoilKeyFile(t, dir)
+	own := "console=ttyS0 panic=-1 root=/dev/vda UKI-OWN"
+	efi, boot := filepath.Join(dir, "uki.efi"), filepath.Join(dir, "systemd-bootx64.efi")
+	buildUKI(t, efi, "-m", busyboxManifestFile(t, dir), "--cmdline", own, "--sign-key", key, "--sign-cert", snakeoilCert)
+	mustRun(t, "sbsign", "--key", key, "--cert", snakeoilCert, "--output", boot, "/usr/lib/systemd/boot/efi/systemd-bootx64.efi")
+	conf, entry := filepath.Join(dir, "loader.conf"), filepath.Join(dir, "uki.conf")
+	must(t, os.WriteFile(conf, []byte("timeout 0\ndefault uki.conf\n"), 0o644))
+	must(t, os.WriteFile(entry, []byte("title UKI\nefi /uki.efi\noptions "+loaderArgs+"\n"), 0o644))
+	esp := map[string]string{"/EFI/BOOT/BOOTX64.EFI": boot, "/loader/loader.conf": conf,
+		"/loader/entries/uki.conf": entry, "/uki.efi": efi}
+	root := rootDisk(t, dir)
+	for _, tc := range []struct {
+		name   string
+		secure bool
+		want   string
+	}{
+		{"secure boot", true, own},
+		{"no secure boot", false, loaderArgs},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := efiVM{secure: tc.secure, esp: esp, root: root, markers: []string{"BOOT-OK"}, timeout: 3 * time.Minute}.boot(t)
+			_, line, _ := strings.Cut(log, "Kernel command line: ")
+			if line, _, _ = strings.Cut(line, "\n"); line != tc.want {
+				t.Errorf("the kernel's command line is %q, want %q", line, tc.want)
+			}
+		})
+	}
 }
