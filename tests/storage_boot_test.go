@@ -117,6 +117,14 @@ var storageStacks = []storageStack{
 		steps: []string{"BTRFS: device label testroot", "Mounted sysroot.mount.", "Switching root.",
 			"root init: pid=1 fs=UNKNOWN by-label=testroot " + rootMarker},
 	},
+	{
+		name:    "ext4-usb-storage",
+		include: []string{"usb-storage", "ext4"},
+		disks:   plainDisk, attach: usbDisks,
+		append: "root=LABEL=testroot",
+		steps: []string{"USB Mass Storage device detected", "Mounted sysroot.mount.", "Switching root.",
+			"root init: pid=1 fs=ext2/ext3 by-label=testroot " + rootMarker},
+	},
 }
 
 // TestStorageBoot boots each storage stack's initrd, built from base and
@@ -375,6 +383,9 @@ func swtpm(t *testing.T, state string) []string {
 		"-tpmdev", "emulator,id=tpm0,chardev=tpm", "-device", "tpm-tis,tpmdev=tpm0"}
 }
 
+// plainDisk is rootDisk's ext4 image, which needs no preparing.
+func plainDisk(t *testing.T) []string { return []string{rootDisk(t, t.TempDir())} }
+
 // btrfsDisk is made on the host: mkfs.btrfs fills it from a directory,
 // which needs no btrfs in the host's kernel.
 func btrfsDisk(t *testing.T) []string {
@@ -430,6 +441,14 @@ func ahciDisks(images []string, opts string) []string {
 func scsiDisk(images []string, opts string) []string {
 	return attachDisks(images, opts, []string{"-device", "virtio-scsi-pci,id=scsi"}, func(id string, _ int) string {
 		return "scsi-hd,drive=" + id + ",bus=scsi.0"
+	})
+}
+
+// usbDisks attaches the images as USB mass storage (bulk-only, for
+// usb_storage) on an xHCI controller.
+func usbDisks(images []string, opts string) []string {
+	return attachDisks(images, opts, []string{"-device", "qemu-xhci,id=xhci"}, func(id string, _ int) string {
+		return "usb-storage,bus=xhci.0,drive=" + id
 	})
 }
 
