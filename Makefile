@@ -36,7 +36,7 @@ GOBUILDFLAGS ?= -buildvcs=auto -ldflags "-X main.releaseVersion=$(VERSION)"
 DEB_OUT   ?= .
 DEB_STAGE ?= bin/deb
 
-.PHONY: all build install test unit e2e deps fuzz bench benchgo vet clean initrd deb
+.PHONY: all build install test unit e2e deps fuzz bench benchgo vet clean initrd test-netboot deb
 
 all: build
 
@@ -97,6 +97,11 @@ test: deps vet
 .PHONY: test-storage
 test-storage: deps
 	MKINITRD_NG_STORAGE_BOOT=1 $(GO) test -count=1 -timeout 40m -run '^TestStorageBoot' ./tests
+
+# The UKI netboot: OVMF's PXE loads a UKI over QEMU's TFTP and boots it to
+# the root's init, which takes over a minute under TCG (tests/uki_boot_test.go).
+test-netboot: deps
+	MKINITRD_NG_NETBOOT=1 $(GO) test -count=1 -timeout 15m -run '^TestUKINetboot$$' ./tests
 
 # A longer hunt: make fuzz FUZZTIME=10m
 fuzz:

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/uki"
 )
 
 // Debian's ovmf: firmware without Secure Boot, and firmware that enforces
@@ -231,4 +233,24 @@ func TestUKICmdline(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUKINetboot serves the systemd example's UKI, its initrd compressed
+// with xz at --level max, over QEMU's TFTP; OVMF's PXE loads it and it
+// boots to the root's init, with no disk but the root. TFTP under TCG
+// makes it the slowest boot, so make test-netboot runs it, not make test.
+func TestUKINetboot(t *testing.T) {
+	if os.Getenv("MKINITRD_NG_NETBOOT") == "" {
+		t.Skip("make test-netboot runs it (MKINITRD_NG_NETBOOT=1)")
+	}
+	dir := t.TempDir()
+	efi := filepath.Join(dir, "tftp", "uki.efi")
+	must(t, os.Mkdir(filepath.Dir(efi), 0o755))
+	buildUKI(t, efi, "-m", systemdManifest(t, dir), "-c", "xz", "--level", "max", "--cmdline", systemdCmdline)
+	fi, err := os.Stat(efi)
+	must(t, err)
+	t.Logf("UKI of %d bytes, initrd of %d", fi.Size(), len(ukiSection(t, efi, uki.Initrd)))
+	log := efiVM{tftp: efi, root: rootDisk(t, dir), markers: []string{rootMarker}, timeout: 6 * time.Minute}.boot(t)
+	checkSteps(t, log, []string{">>Start PXE over IPv4", "EFI stub: Loaded initrd from LINUX_EFI_INITRD_MEDIA_GUID device path",
+		"Kernel command line: " + systemdCmdline, "Switching root.", rootInit})
 }
