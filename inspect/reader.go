@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/uki"
 )
 
 // Reader reads the entries of an image one at a time, in archive order,
@@ -63,8 +65,14 @@ type held struct {
 
 // NewReader returns a Reader of the image r holds. If r is an
 // io.ReaderAt, the image is its content from offset 0, which the Reader
-// may read a second time (see Reader).
+// may read a second time (see Reader); if that is a unified kernel image,
+// the image is its .initrd section.
 func NewReader(r io.Reader) *Reader {
+	if ra, ok := r.(io.ReaderAt); ok {
+		if initrd, ok := uki.ReadInitrd(ra); ok {
+			r = initrd
+		}
+	}
 	rd := &Reader{recs: newRecords(r), groups: map[string]*linkGroup{}}
 	if ra, ok := r.(io.ReaderAt); ok {
 		rd.ra = ra

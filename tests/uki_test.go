@@ -218,3 +218,31 @@ func TestUKIOutputIsInput(t *testing.T) {
 		t.Errorf("the input is now %.40q", got)
 	}
 }
+
+// TestUKIInspect reads UKIs with ls and diff, which read their .initrd:
+// the listing is the initrd's, and the size gate of diff works on UKIs
+// (uncompressed, so that 4 KiB more are 4 KiB more).
+func TestUKIInspect(t *testing.T) {
+	dir := t.TempDir()
+	m := busyboxManifestFile(t, dir)
+	efi, initrd := filepath.Join(dir, "a.efi"), filepath.Join(dir, "initrd.img")
+	buildUKI(t, efi, "-m", m, "--cmdline", "x", "-c", "none")
+	if r := run(t, nil, "-m", m, "-o", initrd, "-c", "none", "--kernel-version", kernelVersion(t)); r.code != 0 {
+		t.Fatalf("mkinitrd-ng: %s", r.stderr)
+	}
+	if a, b := run(t, nil, "ls", "-l", efi), run(t, nil, "ls", "-l", initrd); a.code != 0 || a.stdout != b.stdout {
+		t.Errorf("ls -l of the UKI: exit %d\n%s%s\nwant the initrd's:\n%s", a.code, a.stdout, a.stderr, b.stdout)
+	}
+	if r := run(t, nil, "diff", "--fail-over", "0", initrd, efi); r.code != 0 {
+		t.Errorf("diff of the initrd and its UKI: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	bigger := filepath.Join(dir, "big.json")
+	must(t, os.WriteFile(bigger, []byte(strings.Replace(busyboxManifest, `"contents": [`,
+		`"contents": [{"target": "/big", "text": "`+strings.Repeat("x", 4096)+`"},`, 1)), 0o644))
+	big := filepath.Join(dir, "big.efi")
+	buildUKI(t, big, "-m", bigger, "--cmdline", "x", "-c", "none")
+	r := run(t, nil, "diff", "--fail-over", "1K", efi, big)
+	if r.code != 1 || !strings.Contains(r.stdout, "/big") {
+		t.Errorf("diff --fail-over 1K of a UKI whose initrd grew by 4K: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
