@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ var storageStacks = []storageStack{
 		disks:   luksDisk, attach: virtioDisks,
 		append: "rd.luks.name=" + luksUUID + "=cryptroot root=/dev/mapper/cryptroot",
 		answer: luksPassword,
-		steps: []string{"Please enter passphrase for disk", "Finished systemd-cryptsetup@cryptroot.service.",
+		steps: []string{passphrasePrompt, "Finished systemd-cryptsetup@cryptroot.service.",
 			"Mounted sysroot.mount.", "Switching root.", "root init: pid=1 fs=ext2/ext3 by-label=testroot " + rootMarker},
 	},
 	{
@@ -143,23 +144,49 @@ func TestStorageBoot(t *testing.T) {
 	}
 }
 
-// TestStorageBootWrongPassphrase types a wrong passphrase at every
-// prompt: systemd-cryptsetup must give up after its tries and the boot
-// must end in emergency mode (powered off by the test's drop-in), never
-// reaching the root.
-func TestStorageBootWrongPassphrase(t *testing.T) {
+// TestStorageBootFails boots LUKS stacks that must not reach the root:
+// a wrong passphrase at every prompt, and a luks fragment without
+// dm_crypt. systemd-cryptsetup must fail and the boot end in emergency
+// mode (powered off by the test's drop-in) at once, not at a timeout.
+func TestStorageBootFails(t *testing.T) {
 	storageBoots(t)
-	s := storageStacks[0]
-	v := s.vm(t, s.initrd(t), s.disks(t))
-	log, reached := bootTyping(t, v, "Please enter passphrase for disk", "not the passphrase")
-	if reached {
-		t.Fatalf("the root booted with a wrong passphrase; last lines:\n%s", tail(log, 30))
+	wrong := storageStacks[0]
+	wrong.answer = "not the passphrase"
+	noModule := storageStacks[1]
+	noModule.include = []string{"virtio", "ext4", withoutModule(t, "luks", "dm_crypt")}
+	for name, s := range map[string]storageStack{"wrong-passphrase": wrong, "no-dm_crypt": noModule} {
+		t.Run(name, func(t *testing.T) {
+			log, reached := bootTyping(t, s.vm(t, s.initrd(t), s.disks(t)), passphrasePrompt, s.answer)
+			if reached {
+				t.Fatalf("the root booted; last lines:\n%s", tail(log, 30))
+			}
+			for _, want := range []string{"Failed to start systemd-cryptsetup@cryptroot.service", "Reached target emergency.target"} {
+				if !strings.Contains(ansi.ReplaceAllString(log, ""), want) {
+					t.Errorf("console log lacks %q; last lines:\n%s", want, tail(log, 40))
+				}
+			}
+		})
 	}
-	for _, want := range []string{"Failed to start systemd-cryptsetup@cryptroot.service", "emergency"} {
-		if !strings.Contains(ansi.ReplaceAllString(log, ""), want) {
-			t.Errorf("console log lacks %q; last lines:\n%s", want, tail(log, 40))
-		}
+}
+
+// withoutModule writes the shipped fragment name without one of its
+// modules, and returns its path for "include".
+func withoutModule(t *testing.T, name, module string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("../fragments", name+".json"))
+	must(t, err)
+	var f map[string]any
+	must(t, json.Unmarshal(data, &f))
+	modules, _ := f["modules"].(map[string]any)
+	for _, list := range []string{"load", "include"} {
+		names, _ := modules[list].([]any)
+		modules[list] = slices.DeleteFunc(names, func(n any) bool { return n == module })
 	}
+	data, err = json.Marshal(f)
+	must(t, err)
+	p := filepath.Join(t.TempDir(), name+"-without-"+module+".json")
+	must(t, os.WriteFile(p, data, 0o644))
+	return p
 }
 
 // storageBoots skips the test unless `make test-storage` runs it: the
@@ -179,7 +206,7 @@ func (s storageStack) boot(t *testing.T, images []string) string {
 	if s.answer == "" {
 		return ansi.ReplaceAllString(v.boot(t), "")
 	}
-	log, reached := bootTyping(t, v, "Please enter passphrase for disk", s.answer)
+	log, reached := bootTyping(t, v, passphrasePrompt, s.answer)
 	if !reached {
 		t.Fatalf("guest stopped without %q; last console lines:\n%s", v.marker, tail(log, 40))
 	}
@@ -245,9 +272,12 @@ func checkSteps(t *testing.T, log string, steps []string) {
 	}
 }
 
+// passphrasePrompt is what systemd's password agent asks on the console.
+const passphrasePrompt = "Please enter passphrase for disk"
+
 // bootTyping boots v with the serial console on QEMU's standard input and
 // output, as a person at the console: each time prompt appears once more,
-// it types answer and Enter. It returns the console log and whether the
+// it types answer (if any) and Enter. It returns the console log and whether the
 // marker came before the guest stopped; a timeout fails the test.
 func bootTyping(t *testing.T, v vm, prompt, answer string) (string, bool) {
 	t.Helper()
@@ -284,7 +314,7 @@ func bootTyping(t *testing.T, v vm, prompt, answer string) (string, bool) {
 				return log, true
 			}
 			// Each attempt prints the prompt anew.
-			if n := strings.Count(log, prompt); n > typed {
+			if n := strings.Count(log, prompt); n > typed && answer != "" {
 				typed = n
 				io.WriteString(in, answer+"\n")
 			}
