@@ -222,7 +222,8 @@ func (a *archiver) write(ctx context.Context, w io.Writer, closure *resolve.Pack
 	// The entries stay packed, in the planned segments, while the
 	// compressors run, and are unpacked for the Result once they are done.
 	a.number(closure.Entries.All())
-	segs, err := a.plan(closure.Entries.All(), int64(opts.segmentOptions().Size), fingerprint)
+	segs, err := a.plan(closure.Entries.All(), planOptions{
+		size: int64(opts.segmentOptions().Size), fingerprint: fingerprint, store: compressors.Segmented(comp)})
 	if err != nil {
 		return err
 	}

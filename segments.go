@@ -15,14 +15,15 @@ import (
 	"github.com/mkinitrd-ng/mkinitrd-ng/segcache"
 )
 
-// segment is one independently compressed part of the main archive,
+// segment is one independently written part of the main archive,
 // planned before any of it is written. A segment of records holds
 // entries, whose records depend on nothing before them (see inodes), so
 // that each compressor worker writes its own segment, reading its own
 // files, and a segment whose entries are unchanged is the same bytes in
-// the next build. The archive ends with a segment of its own, the
-// trailer, so that what pads the archive to 512 bytes changes no other
-// segment.
+// the next build. Files whose content is compressed already come after
+// them, stored: uncompressed, in a segment of their own. The archive
+// ends with a segment of its own, the trailer, so that what pads the
+// archive to 512 bytes changes no other segment.
 type segment struct {
 	kind    segmentKind
 	entries *resolve.Packed // its records' entries; nil for the trailer
@@ -36,6 +37,7 @@ type segmentKind uint8
 
 const (
 	records segmentKind = iota // entries, compressed
+	stored                     // entries whose content is compressed, uncompressed
 	trailer                    // the trailer and the archive's padding, compressed
 )
 
@@ -43,6 +45,8 @@ func (k segmentKind) String() string {
 	switch k {
 	case records:
 		return "records"
+	case stored:
+		return "stored"
 	case trailer:
 		return "trailer"
 	}
@@ -81,39 +85,90 @@ func (c cuts) after(path string, size, n int64) bool {
 // numbers' hash.
 const cutSalt = 1 << 63
 
-// plan lays the archive of entries out without reading a file and cuts
-// it into segments that average size bytes (see cuts), and the trailer's.
-// With a fingerprint, each segment's layout is hashed for the cache.
-// Headers that cpiogen rejects are reported here, before anything is
-// written.
-func (a *archiver) plan(entries iter.Seq[*resolve.Entry], size int64, fingerprint string) ([]segment, error) {
-	hl := &layoutHash{fingerprint: fingerprint}
-	hl.reset()
-	layout := a.newWriter(hl)
-	c := newCuts(size)
-	var segs []segment
-	var packer resolve.Packer
-	var start, held int64
+// planOptions say how an archive is cut into segments.
+type planOptions struct {
+	size        int64  // the average segment's
+	fingerprint string // the compressor's, to hash each segment's layout for a cache; "" for none
+	store       bool   // files whose content is compressed already go in a stored segment
+}
+
+// plan lays the archive of entries out without reading a file (but the
+// first bytes of those that may be stored) and cuts it into segments
+// that average size bytes (see cuts), the stored segment, and the
+// trailer's. Headers that cpiogen rejects are reported here, before
+// anything is written.
+func (a *archiver) plan(entries iter.Seq[*resolve.Entry], opts planOptions) ([]segment, error) {
+	pl := &planner{a: a, hash: &layoutHash{fingerprint: opts.fingerprint}}
+	pl.hash.reset()
+	pl.layout = a.newWriter(pl.hash)
+	c := newCuts(opts.size)
+	var store resolve.Packer
+	var storing bool
 	for e := range entries {
-		before := layout.Offset()
-		if err := a.layout(layout, e); err != nil {
+		if opts.store && a.storable(e) {
+			store.Add(e)
+			storing = true
+			continue
+		}
+		before := pl.layout.Offset()
+		if err := pl.add(e); err != nil {
 			return nil, err
 		}
-		packer.Add(e)
-		held++
-		if n := layout.Offset() - start; c.after(e.Path, layout.Offset()-before, n) {
-			segs = append(segs, segment{kind: records, entries: packer.Packed(), size: n, layout: hl.reset()})
-			start, held = layout.Offset(), 0
+		if c.after(e.Path, pl.layout.Offset()-before, pl.layout.Offset()-pl.start) {
+			pl.cut(records)
 		}
 	}
-	if held > 0 {
-		segs = append(segs, segment{kind: records, entries: packer.Packed(), size: layout.Offset() - start, layout: hl.reset()})
+	pl.cut(records)
+	if storing {
+		for e := range store.Packed().All() {
+			if err := pl.add(e); err != nil {
+				return nil, err
+			}
+		}
+		pl.cut(stored)
 	}
-	end := layout.State()
-	if err := layout.Close(); err != nil {
+	end := pl.layout.State()
+	if err := pl.layout.Close(); err != nil {
 		return nil, err
 	}
-	return append(segs, segment{kind: trailer, size: layout.Offset() - end.Offset(), end: end, layout: hl.reset()}), nil
+	return append(pl.segs, segment{kind: trailer, size: pl.layout.Offset() - end.Offset(), end: end, layout: pl.hash.reset()}), nil
+}
+
+// planner lays out the records of segments one after the other.
+type planner struct {
+	a      *archiver
+	layout *cpiogen.Writer // over hash
+	hash   *layoutHash
+	packer resolve.Packer // the entries of the segment being planned
+	held   int            // how many
+	start  int64          // the layout's offset at its start
+	segs   []segment
+}
+
+// add runs e's header through the layout, skipping its data, and adds
+// it to the segment being planned.
+func (pl *planner) add(e *resolve.Entry) error {
+	h, err := pl.a.header(e)
+	if err != nil {
+		return err
+	}
+	if err := pl.layout.WriteHeader(h); err != nil {
+		return fmt.Errorf("%s: %w", e.Path, err)
+	}
+	pl.packer.Add(e)
+	pl.held++
+	return pl.layout.Skip()
+}
+
+// cut ends the segment being planned, if it has entries, as a segment of
+// kind.
+func (pl *planner) cut(kind segmentKind) {
+	if pl.held == 0 {
+		return
+	}
+	n := pl.layout.Offset()
+	pl.segs = append(pl.segs, segment{kind: kind, entries: pl.packer.Packed(), size: n - pl.start, layout: pl.hash.reset()})
+	pl.start, pl.held = n, 0
 }
 
 // layoutHash hashes the layout of each segment in turn; without a
@@ -143,18 +198,6 @@ func (l *layoutHash) reset() segcache.Key {
 	return k
 }
 
-// layout runs e's header through the layout Writer lw, skipping its data.
-func (a *archiver) layout(lw *cpiogen.Writer, e *resolve.Entry) error {
-	h, err := a.header(e)
-	if err != nil {
-		return err
-	}
-	if err := lw.WriteHeader(h); err != nil {
-		return fmt.Errorf("%s: %w", e.Path, err)
-	}
-	return lw.Skip()
-}
-
 // writeSegments writes the planned segments into w, each by a worker of
 // its own: compressed, or copied from the cache when keep holds it (nil:
 // no cache). It returns the archive's length.
@@ -169,10 +212,18 @@ func (a *archiver) writeSegments(ctx context.Context, w io.Writer, segs []segmen
 	// of segments.
 	sw.bufs.New = func() any { return bufio.NewWriterSize(nil, 64<<10) }
 	err := compressors.WriteParts(w, comp, opts, len(segs), func(i int, p *compressors.Part) error {
-		if keep != nil {
+		var zw io.Writer
+		var err error
+		switch {
+		case segs[i].kind == stored:
+			// The kernel finds an uncompressed archive at a multiple of
+			// 4 bytes only.
+			zw, err = p.Raw(4)
+		case keep != nil:
 			return keep.fill(sw, segs[i], p)
+		default:
+			zw, err = p.Compress(nil)
 		}
-		zw, err := p.Compress(nil)
 		if err != nil {
 			return err
 		}
@@ -235,3 +286,30 @@ func unpackSegments(segs []segment) []resolve.Entry {
 	}
 	return entries
 }
+
+// storable reports whether e is a file whose content is compressed
+// already (a .ko.xz module, .zst firmware): compressing it again saves
+// next to nothing and costs most of a slow compressor's time, so it is
+// stored. Its name must end in a compressed format's extension and its
+// content start with that format's magic, which is read here; an entry
+// in a hard-link group stays with the group.
+func (a *archiver) storable(e *resolve.Entry) bool {
+	if e.Kind != resolve.File || e.Source == "" || e.Decompress || a.links[e.HardLink] != nil ||
+		e.Size < minStored || compressors.FormatOfName(e.Path) == "" {
+		return false
+	}
+	f, _, err := a.src.open(e.Source, false)
+	if err != nil {
+		return false // writing it reports the error
+	}
+	defer f.Close()
+	head := make([]byte, compressors.DetectLen)
+	n, _ := io.ReadFull(f, head)
+	format := compressors.Detect(head[:n])
+	return format != "" && format != compressors.FormatCpio
+}
+
+// minStored is the smallest file stored: a record's header takes more
+// room uncompressed than compressed, which only a larger file makes up
+// for (doc/performance.md measures it).
+const minStored = 16 << 10

@@ -146,7 +146,7 @@ func segmentBytes(t *testing.T, dir string, size int64) [][]byte {
 	fsys, c := resolveIn(t, dir, `{"contents": [{"source": "/data"}]}`)
 	a := &archiver{src: sources{fsys: fsys}}
 	a.number(each(c.Entries))
-	segs, err := a.plan(each(c.Entries), size, "")
+	segs, err := a.plan(each(c.Entries), planOptions{size: size})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,5 +181,55 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStored: files whose name and content say they are compressed, and
+// large enough, go in the stored segment, in path order after every
+// segment of records, which hold their directories; the others stay.
+func TestStored(t *testing.T) {
+	dir := t.TempDir()
+	xz := func(n int) []byte { return append([]byte("\xfd7zXZ\x00"), make([]byte, n)...) }
+	files := map[string][]byte{
+		"data/m/a.ko.xz":      xz(20 << 10),
+		"data/m/b.ko.xz":      xz(30 << 10),
+		"data/m/small.ko.xz":  xz(100),
+		"data/m/fake.ko.xz":   make([]byte, 20<<10),
+		"data/m/plain.ko":     xz(20 << 10),
+		"data/fw/x.bin.zst":   append([]byte("\x28\xb5\x2f\xfd"), make([]byte, 40<<10)...),
+		"data/z/after.txt":    []byte("after"),
+		"data/m/linked.ko.xz": xz(20 << 10),
+	}
+	for p, b := range files {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
+		must(t, os.WriteFile(filepath.Join(dir, p), b, 0o644))
+	}
+	must(t, os.Link(filepath.Join(dir, "data/m/linked.ko.xz"), filepath.Join(dir, "data/z/link.ko.xz")))
+	fsys, c := resolveIn(t, dir, `{"contents": [{"source": "/data"}]}`)
+	a := &archiver{src: sources{fsys: fsys}}
+	a.number(each(c.Entries))
+	segs, err := a.plan(each(c.Entries), planOptions{size: 1 << 20, store: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	var storedPaths []string
+	for _, s := range segs {
+		kinds = append(kinds, s.kind.String())
+		if s.kind == stored {
+			for e := range s.entries.All() {
+				storedPaths = append(storedPaths, e.Path)
+			}
+		}
+	}
+	if got := fmt.Sprint(kinds); got != "[records stored trailer]" {
+		t.Errorf("segments %s, want records, stored, trailer", got)
+	}
+	if got := fmt.Sprint(storedPaths); got != "[/data/fw/x.bin.zst /data/m/a.ko.xz /data/m/b.ko.xz]" {
+		t.Errorf("stored %s", got)
+	}
+	plain, err := a.plan(each(c.Entries), planOptions{size: 1 << 20})
+	if err != nil || len(plain) != 2 || plain[0].kind != records {
+		t.Errorf("without storing: %d segments, %v", len(plain), err)
 	}
 }

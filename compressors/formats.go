@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
@@ -112,6 +113,17 @@ var formats = [...]format{
 		newReader: newLzmaDecoder, tools: []string{"lzma"}},
 	{name: FormatLzo, magic: "\x89LZO", ext: ".lzo", concat: true,
 		tools: []string{"lzop"}},
+}
+
+// FormatOfName returns the compressed format whose extension ends the
+// file name ("firmware.bin.zst": zstd), "" for none.
+func FormatOfName(name string) string {
+	for _, f := range formats {
+		if f.ext != "" && strings.HasSuffix(name, f.ext) {
+			return f.name
+		}
+	}
+	return ""
 }
 
 // DetectLen is the number of leading bytes Detect needs to recognise every
