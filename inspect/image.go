@@ -4,9 +4,10 @@
 // any order, as the kernel unpacks them), computes what changed between
 // two images, and summarises a build for size tracking.
 //
-// Reading and comparing images builds on cpiogen and compressors only,
-// and knows nothing of manifests: an Image is what the kernel would
-// see, not what was asked for. A Reader reads an image's entries one at
+// Reading and comparing images builds on cpiogen and compressors, and on
+// uki to read the initrd of a unified kernel image, and knows nothing of
+// manifests: an Image is what the kernel would see, not what was asked
+// for. A Reader reads an image's entries one at
 // a time, so that listing an image or comparing two sorted by path
 // takes memory that does not grow with their entries.
 //
