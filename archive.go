@@ -42,6 +42,9 @@ type archiver struct {
 	links map[string]*linkGroup // the hard-link groups, by Entry.HardLink
 	inos  inodes                // the records' inode numbers
 	mtime int64                 // every entry's
+	// progress counts the archive's bytes as they go into the
+	// compressors; nil counts nothing.
+	progress *Progress
 }
 
 // number finds the hard-link groups of entries, the archive's, and

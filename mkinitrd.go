@@ -58,6 +58,9 @@ type Options struct {
 	// the same. Only segmented compressors' segments are kept (see
 	// compressors.Segmented).
 	Cache *segcache.Cache
+	// Progress, when set, counts what Build has done, for a display
+	// that reads it while Build runs.
+	Progress *Progress
 	// Resolved, when set, is called by Build once the closure is
 	// resolved, before anything is written to w; its error stops the
 	// build. A caller creates its output file there: a source directory
@@ -106,6 +109,7 @@ type Result struct {
 	Written      int64 // bytes written to the output
 	Segments     int   // segments of the main archive
 	Copied       int   // segments copied from Options.Cache
+	Unread       int   // of those, segments whose files were as the cache had seen them, and not read
 	// Warnings are what went wrong while writing and was worked around:
 	// a corrupt cache entry, a cache that could not be written.
 	Warnings    []string
@@ -182,7 +186,7 @@ func Build(ctx context.Context, w io.Writer, m *resolve.Manifest, opts Options) 
 	}
 	defer fsys.Close()
 	start := time.Now()
-	a := &archiver{src: sources{fsys: fsys, outputs: opts.Outputs}, mtime: opts.MTime}
+	a := &archiver{src: sources{fsys: fsys, outputs: opts.Outputs}, mtime: opts.MTime, progress: opts.Progress}
 	closure, err := resolve.ResolvePacked(m, fsys, opts.resolveOptions())
 	early, eerr := resolveEarly(m, a.src)
 	if err = errors.Join(err, eerr); err != nil {
@@ -227,11 +231,12 @@ func (a *archiver) write(ctx context.Context, w io.Writer, closure *resolve.Pack
 	if err != nil {
 		return err
 	}
+	opts.Progress.plan(closure.Entries.Len(), segs)
 	closure.Entries = nil
 	if err := resolved(ctx, opts); err != nil {
 		return err
 	}
-	counted := &countWriter{w: w}
+	counted := &countWriter{w: opts.Progress.writing(w)}
 	if err := a.writeEarly(ctx, counted, early); err != nil {
 		return err
 	}
@@ -246,7 +251,7 @@ func (a *archiver) write(ctx context.Context, w io.Writer, closure *resolve.Pack
 	res.Closure = &resolve.Closure{Entries: unpackSegments(segs), Warnings: closure.Warnings, Early: early}
 	res.Uncompressed, res.Written, res.Segments = n, counted.n, len(segs)
 	if keep != nil {
-		res.Copied = int(keep.copied.Load())
+		res.Copied, res.Unread = int(keep.copied.Load()), int(keep.unread.Load())
 	}
 	return nil
 }

@@ -255,6 +255,7 @@ func (sw *segmentWriter) write(w io.Writer, s segment) error {
 
 // writeSegment writes a segment's records to w.
 func (a *archiver) writeSegment(ctx context.Context, w io.Writer, s segment) error {
+	w = a.progress.archiving(w)
 	if s.kind == trailer {
 		return cpiogen.NewWriterAt(w, s.end).Close()
 	}

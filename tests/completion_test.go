@@ -52,7 +52,7 @@ func TestBashCompletion(t *testing.T) {
 		{[]string{"diff", "--format", "m"}, []string{"markdown"}},
 		{[]string{"diff", "--by", "s"}, []string{"store-path"}},
 		{[]string{"diff", "--f"}, []string{"--format", "--fail-over"}},
-		{[]string{"ls", "-"}, []string{"--json", "--long", "-l", "--help", "-h"}},
+		{[]string{"ls", "-"}, []string{"--json", "--long", "-l", "--quiet", "-q", "--help", "-h"}},
 		{[]string{"ls", "o"}, []string{"old.img"}},
 		{[]string{"diff", "old.img", ""}, []string{"new.img", "old.img", "rootfs"}},
 		{[]string{"--root", ""}, []string{"rootfs"}},

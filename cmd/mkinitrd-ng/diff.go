@@ -18,6 +18,7 @@ func diffCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	by := fl.String("by", "path", "group by `KEY`: path lists the entries; dir (first two path components), store-path or package (Debian) sums them by group")
 	failOver := fl.String("fail-over", "", "exit 1 if the compressed size grows by more than `LIMIT` (bytes, 500K, 1M, or a percentage such as 5%)")
 	dpkgDir := fl.String("dpkg-db", "/var/lib/dpkg", "dpkg database `DIR` for --by package")
+	quiet := fl.BoolP("quiet", "q", false, "show no progress line (a terminal shows one while images that take over a second are read)")
 	rest, code, done := parseSub(fl, args, 2, stderr)
 	if done {
 		return code
@@ -48,7 +49,10 @@ func diffCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	open, closeAll := openers(rest, stdin)
 	defer closeAll()
-	d, err := inspect.CompareStreams(open[0], open[1], imageName(rest[0]), imageName(rest[1]), *by, group)
+	progress, stderr, stop := showReadProgress(*quiet, "mkinitrd-ng diff: reading the images", imagesSize(rest...), stderr)
+	defer stop()
+	d, err := inspect.CompareStreams(progress.opener(open[0]), progress.opener(open[1]), imageName(rest[0]), imageName(rest[1]), *by, group)
+	stop() // before the output, which may go to the same terminal
 	if err != nil {
 		return failed(fl, stderr, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/inspect"
+	"github.com/mkinitrd-ng/mkinitrd-ng/internal/liveline"
 	"github.com/mkinitrd-ng/mkinitrd-ng/internal/sink"
 )
 
@@ -63,6 +64,7 @@ func lsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fl := subFlags("ls", "IMAGE [--json] [-l]  (IMAGE - reads standard input)", stderr)
 	asJSON := fl.Bool("json", false, "print the segments and entries as JSON")
 	long := fl.BoolP("long", "l", false, "print type, mode, owner, size, segment and link target of each entry")
+	quiet := fl.BoolP("quiet", "q", false, "show no progress line (a terminal shows one when the listing goes elsewhere and takes over a second)")
 	rest, code, done := parseSub(fl, args, 1, stderr)
 	if done {
 		return code
@@ -72,6 +74,11 @@ func lsCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return failed(fl, stderr, err)
 	}
 	defer in.Close()
+	// A listing on the terminal shows its own progress.
+	_, listingShown := liveline.Terminal(stdout)
+	progress, stderr, stop := showReadProgress(*quiet || listingShown, "mkinitrd-ng ls: reading "+imageName(rest[0]), imagesSize(rest[0]), stderr)
+	defer stop()
+	in = progress.wrap(in)
 	out := &sink.Writer{W: stdout} // its error is the output's, not the image's
 	switch {
 	case *asJSON:

@@ -67,6 +67,7 @@ type config struct {
 	stats                                   string // --stats FILE (spec.go)
 	printSpec                               bool   // --print-spec (spec.go)
 	strict                                  bool
+	quiet                                   bool   // --quiet (progress.go)
 	cache, cacheMax                         string // --cache DIR, --cache-max SIZE (cache.go)
 }
 
@@ -88,6 +89,7 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.BoolVar(&cfg.strict, "strict", false, "treat warnings as errors (for CI); nothing is written")
 	fl.BoolVarP(&cfg.dryRun, "dry-run", "n", false, "resolve and print the entries without writing")
 	fl.BoolVarP(&cfg.verbose, "verbose", "v", false, "say what is done and why each entry is included")
+	fl.BoolVarP(&cfg.quiet, "quiet", "q", false, "show no progress line (a terminal shows one for builds longer than a second)")
 	fl.BoolVar(&cfg.version, "version", false, "print the version and exit")
 	fl.StringVar(&cfg.stats, "stats", "", "write build statistics as JSON to `FILE` (- writes standard output; doc/cli.md lists the fields)")
 	fl.BoolVar(&cfg.printSpec, "print-spec", false, "print the entries as a gen_init_cpio spec instead of building")
@@ -218,6 +220,8 @@ func build(cfg *config, rest []string, stdin io.Reader, stdout, stderr io.Writer
 	if opts.Outputs, err = checkOutputs(cfg, manifestInfo); err != nil {
 		return err
 	}
+	stderr, stop := showBuildProgress(cfg.quiet, &opts, stderr)
+	defer stop()
 	return writeOutput(cfg, m, opts, stdout, stderr)
 }
 
