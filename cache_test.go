@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
 	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
@@ -146,5 +147,38 @@ func TestCacheNotKept(t *testing.T) {
 		if files, _ := os.ReadDir(cache.Dir()); len(files) != 0 {
 			t.Errorf("%s: %d files in the cache", tt.name, len(files))
 		}
+	}
+}
+
+// TestCacheUnread: a rebuild copies the segments whose files are as they
+// were without reading them; a file written in place, of the same size
+// and modification time, is read again: its change time moved.
+func TestCacheUnread(t *testing.T) {
+	dir := t.TempDir()
+	cacheTree(t, dir)
+	time.Sleep(racyWindow + 100*time.Millisecond) // the files' changes are old enough to trust
+	comp, _ := compressors.Lookup("zstd", 0)
+	cache, _ := segcache.Open(t.TempDir(), 0)
+	build(t, dir, comp, cache)
+	if _, res := build(t, dir, comp, cache); res.Copied != res.Segments || res.Unread != res.Segments {
+		t.Fatalf("rebuild: %d of %d segments copied, %d unread; want all", res.Copied, res.Segments, res.Unread)
+	}
+	p := filepath.Join(dir, "data/d3/f018")
+	fi, err := os.Stat(p)
+	must(t, err)
+	b, _ := os.ReadFile(p)
+	b[10] ^= 1
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	must(t, err)
+	f.WriteAt(b[10:11], 10)
+	f.Close()
+	must(t, os.Chtimes(p, fi.ModTime(), fi.ModTime()))
+	want, _ := build(t, dir, comp, nil)
+	got, res := build(t, dir, comp, cache)
+	if !bytes.Equal(got, want) {
+		t.Error("a file written in place, of the same size and time, was copied as it was")
+	}
+	if res.Copied != res.Segments-1 || res.Unread != res.Segments-1 {
+		t.Errorf("after the write: %d of %d segments copied, %d unread; want all but one", res.Copied, res.Segments, res.Unread)
 	}
 }

@@ -49,6 +49,7 @@ type Hash struct{ h hash.Hash }
 const (
 	KindSegment = "segment" // a segment's uncompressed bytes
 	KindLayout  = "layout"  // a segment's headers, the key of a hint
+	KindFiles   = "files"   // the state of the files a segment is read from
 )
 
 // NewHash returns a Hash of a kind of key for a compressor's
@@ -148,22 +149,40 @@ func (c *Cache) Has(k Key) bool {
 	return err == nil
 }
 
-// Hint returns the key that the segment of layout had when it was last
-// written.
-func (c *Cache) Hint(layout Key) (Key, bool) {
-	p := c.path(hintPrefix, layout)
-	b, err := os.ReadFile(p)
-	var k Key
-	if err != nil || len(b) != 2*len(k) || Key(b[len(k):]) != layout {
-		return k, false
-	}
-	touch(p)
-	return Key(b[:len(k)]), true
+// Hint is what the cache knows of a segment by its layout: the key its
+// bytes had when it was last written, and a hash of the state of the
+// files they were read from (their sizes, times and inode numbers), zero
+// when it was not recorded.
+type Hint struct {
+	Key   Key
+	Files Key
 }
 
-// SetHint records that the segment of layout has the key k.
-func (c *Cache) SetHint(layout, k Key) {
-	c.writeFile(c.path(hintPrefix, layout), append(k[:], layout[:]...))
+// hintMagic starts a hint file, which then holds the layout, the hint
+// and a SHA-256 hash of all that: a hint names the bytes of a segment,
+// so a damaged one must not be taken.
+var hintMagic = [8]byte{'M', 'K', 'H', 'I', 'N', 'T', '0', '1'}
+
+// Hint returns the hint of the segment of layout.
+func (c *Cache) Hint(layout Key) (Hint, bool) {
+	p := c.path(hintPrefix, layout)
+	b, err := os.ReadFile(p)
+	if err != nil || len(b) != len(hintMagic)+4*len(layout) {
+		return Hint{}, false
+	}
+	body := b[:len(b)-len(layout)]
+	if sum := sha256.Sum256(body); Key(b[len(body):]) != sum || [8]byte(b[:8]) != hintMagic || Key(b[8:40]) != layout {
+		return Hint{}, false
+	}
+	touch(p)
+	return Hint{Key: Key(b[40:72]), Files: Key(b[72:104])}, true
+}
+
+// SetHint records the hint of the segment of layout.
+func (c *Cache) SetHint(layout Key, h Hint) {
+	b := append(append(append(hintMagic[:], layout[:]...), h.Key[:]...), h.Files[:]...)
+	sum := sha256.Sum256(b)
+	c.writeFile(c.path(hintPrefix, layout), append(b, sum[:]...))
 }
 
 // writeFile writes a small file atomically; a failure is a warning.

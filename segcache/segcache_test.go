@@ -159,17 +159,30 @@ func TestHints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	layout, k := key("layout"), key("segment")
+	layout, want := key("layout"), Hint{Key: key("segment"), Files: key("files")}
 	if _, ok := c.Hint(layout); ok {
 		t.Fatal("a hint in an empty cache")
 	}
-	c.SetHint(layout, k)
-	if got, ok := c.Hint(layout); !ok || got != k {
-		t.Errorf("Hint = %s, %v; want %s", got, ok, k)
+	c.SetHint(layout, want)
+	if got, ok := c.Hint(layout); !ok || got != want {
+		t.Errorf("Hint = %v, %v; want %v", got, ok, want)
 	}
-	os.WriteFile(c.path(hintPrefix, layout), []byte("short"), 0o600)
+	p := c.path(hintPrefix, layout)
+	b, _ := os.ReadFile(p)
+	for _, damage := range []func([]byte) []byte{
+		func(b []byte) []byte { return b[:10] },
+		func(b []byte) []byte { b[50] ^= 1; return b },
+		func(b []byte) []byte { return append(b, 0) },
+	} {
+		os.WriteFile(p, damage(bytes.Clone(b)), 0o600)
+		if _, ok := c.Hint(layout); ok {
+			t.Error("a damaged hint is used")
+		}
+	}
+	c.SetHint(key("other"), want)
+	os.Rename(c.path(hintPrefix, key("other")), p)
 	if _, ok := c.Hint(layout); ok {
-		t.Error("a damaged hint is used")
+		t.Error("the hint of another layout is used")
 	}
 }
 
