@@ -56,6 +56,18 @@ func busyboxManifestFile(t *testing.T, dir string) string {
 	return m
 }
 
+// ukiAndInitrd builds, from the manifest m, a UKI a.efi with the command
+// line and an initrd.img for the booted kernel, both compressed with comp.
+func ukiAndInitrd(t *testing.T, dir, m, comp, cmdline string) (efi, initrd string) {
+	t.Helper()
+	efi, initrd = filepath.Join(dir, "a.efi"), filepath.Join(dir, "initrd.img")
+	buildUKI(t, efi, "-m", m, "--cmdline", cmdline, "-c", comp)
+	if r := run(t, nil, "-m", m, "-o", initrd, "-c", comp, "--kernel-version", kernelVersion(t)); r.code != 0 {
+		t.Fatalf("mkinitrd-ng: %s", r.stderr)
+	}
+	return efi, initrd
+}
+
 // TestUKISections builds a UKI and reads each section back: the command
 // line as given, the kernel's version, this root's os-release, the
 // initrd byte for byte as a build writes it, the kernel; two builds give
@@ -63,11 +75,7 @@ func busyboxManifestFile(t *testing.T, dir string) string {
 func TestUKISections(t *testing.T) {
 	dir := t.TempDir()
 	m := busyboxManifestFile(t, dir)
-	efi, initrd := filepath.Join(dir, "a.efi"), filepath.Join(dir, "initrd.img")
-	buildUKI(t, efi, "-m", m, "--cmdline", "root=/dev/vda quiet", "-c", "zstd")
-	if r := run(t, nil, "-m", m, "-o", initrd, "-c", "zstd", "--kernel-version", kernelVersion(t)); r.code != 0 {
-		t.Fatalf("mkinitrd-ng: %s", r.stderr)
-	}
+	efi, initrd := ukiAndInitrd(t, dir, m, "zstd", "root=/dev/vda quiet")
 	osRelease, err := os.ReadFile("/etc/os-release")
 	must(t, err)
 	kernelData, err := os.ReadFile(kernel(t))
@@ -225,11 +233,7 @@ func TestUKIOutputIsInput(t *testing.T) {
 func TestUKIInspect(t *testing.T) {
 	dir := t.TempDir()
 	m := busyboxManifestFile(t, dir)
-	efi, initrd := filepath.Join(dir, "a.efi"), filepath.Join(dir, "initrd.img")
-	buildUKI(t, efi, "-m", m, "--cmdline", "x", "-c", "none")
-	if r := run(t, nil, "-m", m, "-o", initrd, "-c", "none", "--kernel-version", kernelVersion(t)); r.code != 0 {
-		t.Fatalf("mkinitrd-ng: %s", r.stderr)
-	}
+	efi, initrd := ukiAndInitrd(t, dir, m, "none", "x")
 	if a, b := run(t, nil, "ls", "-l", efi), run(t, nil, "ls", "-l", initrd); a.code != 0 || a.stdout != b.stdout {
 		t.Errorf("ls -l of the UKI: exit %d\n%s%s\nwant the initrd's:\n%s", a.code, a.stdout, a.stderr, b.stdout)
 	}
