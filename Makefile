@@ -9,7 +9,7 @@ DEPS    := cpio libarchive-tools gcc libc6-dev xz-utils zstd lz4 gzip bzip2 \
            cryptsetup-bin lvm2 mdadm xfsprogs btrfs-progs dosfstools swtpm swtpm-tools \
            libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 libtss2-tcti-device0 \
            systemd-boot-efi ovmf sbsigntool mtools openssl binutils \
-           zsh fish lintian
+           zsh fish lintian chromium
 FUZZTIME ?= 10s
 # `make install` paths; DESTDIR prefixes them all, for packaging.
 BINDIR  ?= $(PREFIX)/bin

@@ -43,7 +43,9 @@ func TestBashCompletion(t *testing.T) {
 		want  []string
 	}{
 		{[]string{"d"}, []string{"diff"}},
-		{[]string{""}, []string{"ls", "diff", "why", "spec", "host", "uki", "completion"}},
+		{[]string{""}, []string{"ls", "diff", "why", "spec", "host", "uki", "report", "completion"}},
+		{[]string{"report", "x", "--by", "m"}, []string{"manifest-item"}},
+		{[]string{"report", "x", "--format", "s"}, []string{"svg"}},
 		{[]string{"--comp"}, []string{"--compress"}},
 		{[]string{"-c", "z"}, []string{"zstd", "zstd-cli"}},
 		{[]string{"--compress", "=", "x"}, []string{"xz", "xz-cli"}},

@@ -80,6 +80,7 @@ func subcommandInfo() []commandInfo {
 		{"spec", "build an archive from a gen_init_cpio spec", valueFile, nil},
 		{"host", "propose a manifest for this machine", valueNone, nil},
 		{"uki", "assemble a unified kernel image", valueNone, nil},
+		{"report", "draw the sizes of an initrd, or of a diff, as HTML or SVG", valueFile, nil},
 		{"completion", "print a shell completion script", valueWords, []string{"bash", "zsh", "fish"}},
 	}
 }
@@ -179,10 +180,16 @@ func flagWords(cmd, long string) []string {
 	case "level":
 		return []string{"default", "max"}
 	case "by":
+		if cmd == "report" {
+			return []string{"dir", "store-path", "package", "manifest-item"}
+		}
 		return []string{"path", "dir", "store-path", "package"}
 	case "format":
-		if cmd == "diff" {
+		switch cmd {
+		case "diff":
 			return []string{"text", "json", "markdown"}
+		case "report":
+			return []string{"html", "svg", "json"}
 		}
 	}
 	return nil

@@ -43,16 +43,31 @@ func TestCompletionWords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accepts := map[string]func(string) error{
-		"compress": func(w string) error { _, err := compressors.Lookup(w, 0); return err },
-		"level":    func(w string) error { _, err := compressors.ParseLevel(w); return err },
-		"by": func(w string) error {
+	accepts := map[string]func(cmd, w string) error{
+		"compress": func(_, w string) error { _, err := compressors.Lookup(w, 0); return err },
+		"level":    func(_, w string) error { _, err := compressors.ParseLevel(w); return err },
+		"by": func(cmd, w string) error {
+			if cmd == "report" {
+				j := &reportJob{by: w, dpkgDir: t.TempDir()}
+				var ue usageError
+				if _, err := j.grouping(); errors.As(err, &ue) {
+					return err
+				}
+				return nil
+			}
 			if _, err := grouping(w, t.TempDir()); errors.Is(err, errBadBy) {
 				return err
 			}
 			return nil
 		},
-		"format": func(w string) error { _, err := diffWriter(w, false, true); return err },
+		"format": func(cmd, w string) error {
+			if cmd == "report" {
+				_, err := reportWriter(w)
+				return err
+			}
+			_, err := diffWriter(w, false, true)
+			return err
+		},
 	}
 	seen := map[string]bool{}
 	for _, c := range specs {
@@ -67,7 +82,7 @@ func TestCompletionWords(t *testing.T) {
 			}
 			seen[f.long] = true
 			for _, w := range f.words {
-				if err := check(w); err != nil {
+				if err := check(c.name, w); err != nil {
 					t.Errorf("%s --%s %s: %v", c.name, f.long, w, err)
 				}
 			}

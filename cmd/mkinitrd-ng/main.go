@@ -128,6 +128,8 @@ func subcommand(name string) command {
 		return ukiCommand
 	case "completion":
 		return completionCommand
+	case "report":
+		return reportCommand
 	}
 	return nil
 }
