@@ -95,7 +95,7 @@ func newFlags(cfg *config, stderr io.Writer) *pflag.FlagSet {
 	fl.BoolVar(&cfg.printSpec, "print-spec", false, "print the entries as a gen_init_cpio spec instead of building")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: mkinitrd-ng --manifest FILE --output FILE [options]\n"+
-			"       mkinitrd-ng ls|diff|why|spec|host|uki|completion ... (mkinitrd-ng COMMAND --help)\n\nOptions:\n%s", fl.FlagUsages())
+			"       mkinitrd-ng ls|diff|why|spec|host|uki|report|completion ... (mkinitrd-ng COMMAND --help)\n\nOptions:\n%s", fl.FlagUsages())
 	}
 	return fl
 }
