@@ -62,7 +62,7 @@ func check(f *os.File, k Key) (*Entry, error) {
 		return nil, err
 	}
 	sum, crc := sha256.New(), crc32.New(castagnoli)
-	if _, err := io.Copy(io.MultiWriter(sum, crc), f); err != nil {
+	if _, err := io.CopyBuffer(io.MultiWriter(sum, crc), struct{ io.Reader }{f}, make([]byte, copySize)); err != nil {
 		return nil, err
 	}
 	if !bytes.Equal(sum.Sum(nil), h.Sum[:]) {
@@ -73,6 +73,10 @@ func check(f *os.File, k Key) (*Entry, error) {
 	}
 	return &Entry{f: f, size: int64(h.Length), crc: crc.Sum32()}, nil
 }
+
+// copySize is the size of the reads of an entry: few system calls for
+// entries of megabytes.
+const copySize = 256 << 10
 
 // castagnoli is the CRC-32C table, which the CPU computes where it can:
 // a check of the copy that costs next to nothing.
@@ -87,7 +91,7 @@ func (e *Entry) Size() int64 { return e.size }
 // away.
 func (e *Entry) WriteTo(w io.Writer) (int64, error) {
 	crc := crc32.New(castagnoli)
-	n, err := io.Copy(io.MultiWriter(w, crc), io.LimitReader(e.f, e.size))
+	n, err := io.CopyBuffer(io.MultiWriter(w, crc), io.LimitReader(e.f, e.size), make([]byte, copySize))
 	if err == nil && (n != e.size || crc.Sum32() != e.crc) {
 		err = fmt.Errorf("%w: %s", ErrChanged, e.f.Name())
 	}
