@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,8 +47,11 @@ type storageStack struct {
 	attach  func(images []string, opts string) []string
 	append  string // the kernel command line's root and storage options
 	answer  string // typed at each passphrase prompt, if any
-	tpm     bool   // a TPM2 whose state the disks' builder left beside them
-	steps   []string
+	// keyboard: the answer is typed on a USB keyboard, the only one (no
+	// PS/2 controller), at a password agent that asks on tty1.
+	keyboard bool
+	tpm      bool // a TPM2 whose state the disks' builder left beside them
+	steps    []string
 }
 
 // storageStacks are the stacks TestStorageBoot boots, in order.
@@ -60,6 +64,21 @@ var storageStacks = []storageStack{
 		answer: luksPassword,
 		steps: []string{passphrasePrompt, "Finished systemd-cryptsetup@cryptroot.service.",
 			"Mounted sysroot.mount.", "Switching root.", "root init: pid=1 fs=ext2/ext3 by-label=testroot " + rootMarker},
+	},
+	{
+		name:    "luks-usb-keyboard",
+		include: []string{"virtio", "ext4", "luks", "keyboard"},
+		files: map[string]string{
+			"/etc/systemd/system/systemd-ask-password-console.service.d/tty1.conf": "[Service]\nExecStart=\nExecStart=systemd-tty-ask-password-agent --watch --console=/dev/tty1\n",
+		},
+		disks: luksDisk, attach: virtioDisks,
+		append: "rd.luks.name=" + luksUUID + "=cryptroot root=/dev/mapper/cryptroot",
+		answer: luksPassword, keyboard: true,
+		// The keyboard may come before or after the agent, but before
+		// the unlock, which needs its keys.
+		steps: []string{"i8042: No controller found", "USB HID v1.11 Keyboard",
+			"Finished systemd-cryptsetup@cryptroot.service.", "Switching root.",
+			"root init: pid=1 fs=ext2/ext3 by-label=testroot " + rootMarker},
 	},
 	{
 		name:    "luks-keyfile",
@@ -150,13 +169,13 @@ func TestStorageBoot(t *testing.T) {
 // mode (powered off by the test's drop-in) at once, not at a timeout.
 func TestStorageBootFails(t *testing.T) {
 	storageBoots(t)
-	wrong := storageStacks[0]
+	wrong := stackNamed(t, "luks-passphrase")
 	wrong.answer = "not the passphrase"
-	noModule := storageStacks[1]
+	noModule := stackNamed(t, "luks-keyfile")
 	noModule.include = []string{"virtio", "ext4", withoutModule(t, "luks", "dm_crypt")}
 	for name, s := range map[string]storageStack{"wrong-passphrase": wrong, "no-dm_crypt": noModule} {
 		t.Run(name, func(t *testing.T) {
-			log, reached := bootTyping(t, s.vm(t, s.initrd(t), s.disks(t)), passphrasePrompt, s.answer)
+			log, reached := bootTyping(t, s.vm(t, s.initrd(t), s.disks(t)), s.answer, false)
 			if reached {
 				t.Fatalf("the root booted; last lines:\n%s", tail(log, 30))
 			}
@@ -167,6 +186,16 @@ func TestStorageBootFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// stackNamed returns a copy of the stack of storageStacks called name.
+func stackNamed(t *testing.T, name string) storageStack {
+	t.Helper()
+	i := slices.IndexFunc(storageStacks, func(s storageStack) bool { return s.name == name })
+	if i < 0 {
+		t.Fatalf("no storage stack %s", name)
+	}
+	return storageStacks[i]
 }
 
 // withoutModule writes the shipped fragment name without one of its
@@ -206,7 +235,7 @@ func (s storageStack) boot(t *testing.T, images []string) string {
 	if s.answer == "" {
 		return ansi.ReplaceAllString(v.boot(t), "")
 	}
-	log, reached := bootTyping(t, v, passphrasePrompt, s.answer)
+	log, reached := bootTyping(t, v, s.answer, s.keyboard)
 	if !reached {
 		t.Fatalf("guest stopped without %q; last console lines:\n%s", v.marker, tail(log, 40))
 	}
@@ -219,6 +248,9 @@ func (s storageStack) boot(t *testing.T, images []string) string {
 func (s storageStack) vm(t *testing.T, initrd string, images []string) vm {
 	t.Helper()
 	extra := s.attach(images, ",snapshot=on")
+	if s.keyboard {
+		extra = append(extra, "-machine", "pc,i8042=off", "-device", "qemu-xhci,id=kbd", "-device", "usb-kbd,bus=kbd.0")
+	}
 	if s.tpm {
 		state := filepath.Join(t.TempDir(), "tpm")
 		mustRun(t, "cp", "-a", tpmState(images), state)
@@ -275,29 +307,41 @@ func checkSteps(t *testing.T, log string, steps []string) {
 // passphrasePrompt is what systemd's password agent asks on the console.
 const passphrasePrompt = "Please enter passphrase for disk"
 
+// agentStarted is systemd's status line when the password agent starts,
+// which is all the serial console shows when the agent asks on a VT.
+const agentStarted = "Started systemd-ask-password-console.service."
+
 // bootTyping boots v with the serial console on QEMU's standard input and
-// output, as a person at the console: each time prompt appears once more,
-// it types answer (if any) and Enter. It returns the console log and whether the
-// marker came before the guest stopped; a timeout fails the test.
-func bootTyping(t *testing.T, v vm, prompt, answer string) (string, bool) {
+// output, as a person at the machine: a typist types answer (if any) at
+// the passphrase prompt, on the serial console or, with keys, on QEMU's
+// USB keyboard. It returns the console log and whether the marker came
+// before the guest stopped; a timeout fails the test.
+func bootTyping(t *testing.T, v vm, answer string, keys bool) (string, bool) {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "serial.log")
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "serial.log")
 	out, err := os.Create(logPath)
 	must(t, err)
 	defer out.Close()
+	monitor := filepath.Join(dir, "monitor.sock")
 	args := append([]string{"-nodefaults", "-display", "none", "-no-reboot", "-m", "768",
 		"-accel", accel(), "-serial", "stdio", "-kernel", kernel(t), "-initrd", v.initrd,
-		"-append", "console=ttyS0 panic=-1 " + v.append}, v.extra...)
+		"-append", "console=ttyS0 panic=-1 " + v.append,
+		"-chardev", "socket,id=mon,path=" + monitor + ",server=on,wait=off", "-mon", "chardev=mon,mode=readline"},
+		v.extra...)
 	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
 	cmd.Stdout, cmd.Stderr = out, out
-	in, err := cmd.StdinPipe()
+	k := &typist{keys: keys}
+	k.w, err = cmd.StdinPipe()
 	must(t, err)
 	must(t, cmd.Start())
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	typed := 0
+	if keys {
+		k.w = dialMonitor(t, monitor)
+	}
 	for {
 		select {
 		case <-done:
@@ -313,12 +357,74 @@ func bootTyping(t *testing.T, v vm, prompt, answer string) (string, bool) {
 				<-done
 				return log, true
 			}
-			// Each attempt prints the prompt anew.
-			if n := strings.Count(log, prompt); n > typed && answer != "" {
-				typed = n
-				io.WriteString(in, answer+"\n")
+			if answer != "" && k.due(ansi.ReplaceAllString(log, "")) {
+				k.typeIn(answer)
 			}
 		}
+	}
+}
+
+// typist types a passphrase at the guest's prompt. On the serial console
+// it types at each prompt: each attempt prints it anew. With keys, it
+// types on QEMU's USB keyboard through the monitor, 3 s after the
+// password agent starts and again every 30 s: the agent asks on a VT that
+// the log does not show, and keys typed before it opens the VT are lost.
+type typist struct {
+	w     io.Writer // QEMU's serial input, or its monitor with keys
+	keys  bool
+	typed int
+	seen  time.Time // when the agent was seen to start, with keys
+}
+
+// due says whether to type now, given the console log so far.
+func (k *typist) due(log string) bool {
+	if !k.keys {
+		n := strings.Count(log, passphrasePrompt)
+		defer func() { k.typed = n }()
+		return n > k.typed
+	}
+	if !strings.Contains(log, agentStarted) {
+		return false
+	}
+	if k.seen.IsZero() {
+		k.seen = time.Now()
+	}
+	if time.Since(k.seen) < 3*time.Second+time.Duration(k.typed)*30*time.Second {
+		return false
+	}
+	k.typed++
+	return true
+}
+
+// typeIn types answer and Enter.
+func (k *typist) typeIn(answer string) {
+	if !k.keys {
+		io.WriteString(k.w, answer+"\n")
+		return
+	}
+	for _, r := range answer {
+		key := string(r)
+		if r == ' ' {
+			key = "spc"
+		}
+		fmt.Fprintf(k.w, "sendkey %s\n", key)
+	}
+	io.WriteString(k.w, "sendkey ret\n")
+}
+
+// dialMonitor connects to QEMU's monitor socket once QEMU has made it.
+func dialMonitor(t *testing.T, path string) net.Conn {
+	t.Helper()
+	for i := 0; ; i++ {
+		c, err := net.Dial("unix", path)
+		if err == nil {
+			t.Cleanup(func() { c.Close() })
+			return c
+		}
+		if i == 100 {
+			t.Fatalf("QEMU's monitor: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
