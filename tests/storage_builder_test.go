@@ -98,6 +98,9 @@ func preparedDisks(t *testing.T, script string, sizeMiB []int64, attach func(ima
 	work := cache + ".tmp"
 	must(t, os.RemoveAll(work))
 	must(t, os.MkdirAll(work, 0o755))
+	// A failed builder leaves no half-made images behind; a good one's
+	// work directory is the cache by then.
+	defer os.RemoveAll(work)
 	blank := make([]string, len(sizeMiB))
 	for i, size := range sizeMiB {
 		blank[i] = filepath.Join(work, filepath.Base(images[i]))
