@@ -26,9 +26,13 @@
 // Build resolves the closure in packed form (resolve.ResolvePacked) with
 // its early segments (the microcode and prepended archives), lays the
 // archive out without reading a file and cuts it into segments at entry
-// boundaries, writes the early segments, and then has each compressor
-// worker write its own segment, reading that segment's files itself
-// (compressors.WriteSegments).
+// boundaries chosen from the entries, so that a changed file changes its
+// own segment only (inode numbers come from paths), writes the early
+// segments, and then has each compressor worker write its own segment,
+// reading that segment's files itself (compressors.WriteParts). Files
+// whose content is compressed already come after, stored. With
+// Options.Cache, a segment compressed before is copied from the cache
+// (package segcache).
 // The segments are written to w in order, so the output does not depend on
 // Options.Jobs.
 //

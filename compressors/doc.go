@@ -85,7 +85,12 @@
 // so the output is the same on any machine. WriteSegments does the same
 // for an archive its caller has already cut and can write segment by
 // segment, each in its own worker: mkinitrd.Build plans its archive so, and
-// the input is then read in parallel too.
+// the input is then read in parallel too. WriteParts lets each segment be
+// compressed, with a copy of its compressed bytes for a cache, or written
+// as it is (Part.Raw): a segment compressed before, or files the kernel
+// takes uncompressed, aligned as it needs. Segmented says which
+// compressors cut, and Fingerprint what, besides the input, decides a
+// compressor's bytes: the key of a cached segment.
 //
 // # External commands
 //
