@@ -108,6 +108,7 @@ type Result struct {
 	Uncompressed int64 // bytes of the main cpio archive
 	Written      int64 // bytes written to the output
 	Segments     int   // segments of the main archive
+	Stored       int   // of those, segments written uncompressed: files compressed already
 	Copied       int   // segments copied from Options.Cache
 	Unread       int   // of those, segments whose files were as the cache had seen them, and not read
 	// Warnings are what went wrong while writing and was worked around:
@@ -250,6 +251,11 @@ func (a *archiver) write(ctx context.Context, w io.Writer, closure *resolve.Pack
 	runtime.GC()
 	res.Closure = &resolve.Closure{Entries: unpackSegments(segs), Warnings: closure.Warnings, Early: early}
 	res.Uncompressed, res.Written, res.Segments = n, counted.n, len(segs)
+	for _, s := range segs {
+		if s.kind == stored {
+			res.Stored++
+		}
+	}
 	if keep != nil {
 		res.Copied, res.Unread = int(keep.copied.Load()), int(keep.unread.Load())
 	}

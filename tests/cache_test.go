@@ -46,7 +46,7 @@ func buildCached(t *testing.T, root, manifest string, args ...string) ([]byte, s
 	return img, r.stderr
 }
 
-var copiedRE = regexp.MustCompile(`cache: (\d+) of (\d+) segments copied`)
+var copiedRE = regexp.MustCompile(`cache: (\d+) of (\d+) compressed segments copied`)
 
 // copied returns what -v says the cache gave: segments copied, and all.
 func copied(t *testing.T, stderr string) (n, of int) {
@@ -180,6 +180,26 @@ func TestCacheMax(t *testing.T) {
 		r := run(t, nil, append([]string{"-m", manifest, "--root", root, "-o", filepath.Join(t.TempDir(), "x")}, tt.args...)...)
 		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
 			t.Errorf("%v: exit %d, %s; want exit 2 saying %q", tt.args, r.code, r.stderr, tt.want)
+		}
+	}
+}
+
+// TestCacheStored: files stored uncompressed sit beside cached segments:
+// a rebuild copies every compressed segment and writes the same image.
+func TestCacheStored(t *testing.T) {
+	dir := t.TempDir()
+	storedPayload(t, filepath.Join(dir, "payload"))
+	manifest := filepath.Join(dir, "m.json")
+	must(t, os.WriteFile(manifest, []byte(fmt.Sprintf(`{"contents": [{"source": %q, "target": "/payload"}]}`, filepath.Join(dir, "payload"))), 0o644))
+	cache := t.TempDir()
+	want, _ := buildCached(t, "/", manifest, "-c", "xz")
+	for i := range 2 {
+		img, stderr := buildCached(t, "/", manifest, "-c", "xz", "--cache", cache)
+		if !bytes.Equal(img, want) {
+			t.Errorf("build %d: the image differs", i+1)
+		}
+		if n, of := copied(t, stderr); (n == of) != (i == 1) {
+			t.Errorf("build %d: %d of %d compressed segments copied", i+1, n, of)
 		}
 	}
 }

@@ -40,7 +40,7 @@ func reportCache(cfg *config, res *mkinitrd.Result, stderr io.Writer) {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	if cfg.verbose && cfg.cache != "" {
-		fmt.Fprintf(stderr, "cache: %d of %d segments copied from %s (%d without reading their files)\n",
-			res.Copied, res.Segments, cfg.cache, res.Unread)
+		fmt.Fprintf(stderr, "cache: %d of %d compressed segments copied from %s (%d without reading their files)\n",
+			res.Copied, res.Segments-res.Stored, cfg.cache, res.Unread)
 	}
 }
