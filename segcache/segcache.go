@@ -39,6 +39,7 @@ import (
 // Key identifies a segment: a SHA-256 hash of what it is made of.
 type Key [sha256.Size]byte
 
+// String is the key in hexadecimal, as entries' file names spell it.
 func (k Key) String() string { return hex.EncodeToString(k[:]) }
 
 // Hash computes a Key. Kind separates the kinds of keys, so that a
