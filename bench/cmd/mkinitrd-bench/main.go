@@ -12,13 +12,16 @@
 //	small10k   10,000 small files, one manifest entry each (-c none)
 //	small100k  100,000 small files, one manifest entry each (-c none)
 //	presets    every documented compressor preset on the systemd workload
+//	boot       the systemd example built with each preset and booted in QEMU:
+//	           the kernel's initramfs unpack time and the time to switch root
 //
 // Environment:
 //
 //	BENCH_RUNS         runs per measurement, the median is reported (default 5)
-//	BENCH_PRESET_RUNS  runs per preset in the presets table (default 1)
+//	BENCH_PRESET_RUNS  runs per preset in the presets and boot tables (default 1)
 //	BENCH_WORKLOADS    comma-separated list of the workloads above (default
-//	                   all but presets, which takes about 3 minutes more)
+//	                   all but presets, which takes about 3 minutes more, and
+//	                   boot, about 15 minutes under TCG)
 //	BENCH_COMPRESSORS  comma-separated subset of zstd, zstd-go, gzip, gzip-go,
 //	                   xz, xz-go, lz4, none (default: all but xz-go, and only
 //	                   zstd, zstd-go and none for synthetic)
@@ -139,8 +142,14 @@ func run() error {
 	fmt.Printf("runs: %d (median), workloads: %s\n\n", cfg.runs, strings.Join(cfg.workloads, ", "))
 	start := time.Now()
 	var rows []row
-	var presetTable string
+	var presetTable, bootTable string
 	for _, name := range cfg.workloads {
+		if name == "boot" {
+			if bootTable, err = measureBoot(cfg); err != nil {
+				return fmt.Errorf("boot: %w", err)
+			}
+			continue
+		}
 		if name == "presets" {
 			w, err := prepare(cfg, "systemd")
 			if err != nil {
@@ -177,6 +186,9 @@ func run() error {
 	}
 	if presetTable != "" {
 		fmt.Print("\n", presetTable)
+	}
+	if bootTable != "" {
+		fmt.Print("\n", bootTable)
 	}
 	fmt.Printf("\nload average at the end: %s; total %v\n", loadavg(), time.Since(start).Round(time.Second))
 	return nil

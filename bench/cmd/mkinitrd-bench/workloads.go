@@ -15,7 +15,7 @@ import (
 )
 
 func workloadNames() []string {
-	return []string{"systemd", "synthetic", "small10k", "small100k", "presets"}
+	return []string{"systemd", "synthetic", "small10k", "small100k", "presets", "boot"}
 }
 
 // workload is a manifest and the files the pipeline copies for it.
