@@ -165,7 +165,8 @@ func (d *detector) mountStack(m mount) error {
 	}
 	d.res.Stacks = append(d.res.Stacks, top)
 	desc := fmt.Sprintf("%s is %s on %s", m.point, m.fstype, top)
-	if sub, ok := option(m.super, "subvol"); ok && m.fstype == "btrfs" {
+	// The top level, subvol=/, is what a mount without rootflags gets.
+	if sub, ok := option(m.super, "subvol"); ok && m.fstype == "btrfs" && sub != "/" {
 		desc += ", subvolume " + sub + " (give rootflags=subvol=" + sub + " on the kernel command line)"
 	}
 	d.fileSystem(m.fstype, desc)

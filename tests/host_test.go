@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/internal/fixture"
 )
 
 // TestHostBoots: what `mkinitrd-ng host` proposes for this machine (ext4
@@ -42,5 +44,27 @@ func TestHostFails(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a manifest was written")
+	}
+}
+
+// TestCaptureReplaysHost: tests/capture's record of this machine,
+// replayed with --sysroot, gives the proposal `host` gives on the
+// machine itself, so what the storage guests capture is what host reads.
+func TestCaptureReplaysHost(t *testing.T) {
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "machine.tar")
+	mustRun(t, buildCapture(t), "--to", archive)
+	f, err := os.Open(archive)
+	must(t, err)
+	defer f.Close()
+	sysroot := filepath.Join(dir, "sysroot")
+	must(t, fixture.Untar(f, sysroot))
+	live := run(t, nil, "host", "--kernel-version", kernelVersion(t), "--explain")
+	replay := run(t, nil, "host", "--sysroot", sysroot, "--root", "/", "--kernel-version", kernelVersion(t), "--explain")
+	if live.code != 0 || replay.code != 0 {
+		t.Fatalf("host: exit %d, replayed: exit %d\n%s\n%s", live.code, replay.code, live.stderr, replay.stderr)
+	}
+	if live.stdout != replay.stdout || live.stderr != replay.stderr {
+		t.Errorf("the machine proposes\n%s%s\nits capture\n%s%s", live.stdout, live.stderr, replay.stdout, replay.stderr)
 	}
 }

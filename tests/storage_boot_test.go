@@ -43,6 +43,7 @@ type storageStack struct {
 	name    string
 	include []string          // fragments of the initrd besides base
 	files   map[string]string // text files the manifest adds (crypttab, key files)
+	extra   []any             // more entries of the manifest's contents
 	disks   func(t *testing.T) []string
 	attach  func(images []string, opts string) []string
 	append  string // the kernel command line's root and storage options
@@ -231,7 +232,13 @@ func storageBoots(t *testing.T) {
 // answer, it types it at each passphrase prompt.
 func (s storageStack) boot(t *testing.T, images []string) string {
 	t.Helper()
-	v := s.vm(t, s.initrd(t), images)
+	return s.run(t, s.vm(t, s.initrd(t), images))
+}
+
+// run boots v, typing the stack's answer at each passphrase prompt, and
+// returns the console log without colours.
+func (s storageStack) run(t *testing.T, v vm) string {
+	t.Helper()
 	if s.answer == "" {
 		return ansi.ReplaceAllString(v.boot(t), "")
 	}
@@ -280,7 +287,7 @@ func (s storageStack) initrd(t *testing.T) string {
 	for path, text := range s.files {
 		contents = append(contents, map[string]any{"target": path, "text": text, "mode": "0600"})
 	}
-	m["contents"] = contents
+	m["contents"] = append(contents, s.extra...)
 	data, err = json.Marshal(m)
 	must(t, err)
 	must(t, os.WriteFile(p, data, 0o644))
