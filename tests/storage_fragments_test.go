@@ -16,6 +16,8 @@ var storageFragments = []struct {
 	name string
 	want []string
 }{
+	// The kernel's request_module runs /sbin/modprobe.
+	{"base", []string{"/sbin", "/usr/sbin/modprobe"}},
 	{"dm", []string{"/sbin", "/usr/sbin/dmsetup", "/usr/lib/udev/rules.d/55-dm.rules",
 		"/usr/lib/udev/rules.d/60-persistent-storage-dm.rules", "/usr/lib/udev/rules.d/95-dm-notify.rules",
 		"dm-mod.ko"}},
