@@ -1,44 +1,28 @@
 package tests
 
 import (
-	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/internal/qemu"
 )
 
 // kernel returns the newest installed Debian kernel image.
 func kernel(t *testing.T) string {
 	t.Helper()
-	images, _ := filepath.Glob("/boot/vmlinuz-*")
-	if len(images) == 0 {
-		t.Fatal("no /boot/vmlinuz-*: install linux-image-amd64 (make deps)")
+	k, err := qemu.Kernel()
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Strings(images)
-	return images[len(images)-1]
+	return k
 }
 
-// accel picks KVM only when it can run guests: /dev/kvm opens and the CPU
-// has vmx or svm. Machines here have /dev/kvm but no vmx/svm, where a KVM
-// guest hangs, so TCG is the safe default.
-func accel() string {
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-	if err != nil {
-		return "tcg"
-	}
-	f.Close()
-	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
-	if bytes.Contains(cpuinfo, []byte(" vmx")) || bytes.Contains(cpuinfo, []byte(" svm")) {
-		return "kvm"
-	}
-	return "tcg"
-}
+// accel is the accelerator the boots use.
+func accel() string { return qemu.Accel() }
 
 // vm is one QEMU boot.
 type vm struct {
@@ -59,38 +43,20 @@ func (v vm) boot(t *testing.T) string {
 		"-accel", accel(), "-serial", "file:" + logPath,
 		"-kernel", kernel(t), "-initrd", v.initrd,
 		"-append", "console=ttyS0 panic=-1 " + v.append}
-	args = append(args, v.extra...)
-	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", args...)
-	var qerr bytes.Buffer
-	cmd.Stderr = &qerr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("qemu: %v", err)
+	return watch(t, qemu.Boot{Args: append(args, v.extra...), Log: logPath, Markers: []string{v.marker}, Timeout: v.timeout})
+}
+
+// watch runs a boot and returns its console log; a boot that ends
+// without a marker fails the test with the console's last lines.
+func watch(t *testing.T, b qemu.Boot) string {
+	t.Helper()
+	r, err := b.Run()
+	if err != nil || r.Marker == "" {
+		t.Fatalf("guest stopped without %q after %v (%v; qemu: %s); last console lines:\n%s",
+			b.Markers, r.Elapsed.Round(time.Second), err, r.Stderr, tail(r.Log, 30))
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var log string
-	for {
-		select {
-		case <-done:
-			log = readLog(logPath)
-			if !strings.Contains(log, v.marker) {
-				t.Fatalf("guest stopped without %q after %v (qemu: %s); last console lines:\n%s",
-					v.marker, time.Since(start).Round(time.Second), qerr.String(), tail(log, 30))
-			}
-			return log
-		case <-time.After(200 * time.Millisecond):
-			log = readLog(logPath)
-			if strings.Contains(log, v.marker) {
-				cancel()
-				<-done
-				t.Logf("marker after %v (%s)", time.Since(start).Round(100*time.Millisecond), accel())
-				return log
-			}
-		}
-	}
+	t.Logf("%q after %v (%s)", r.Marker, r.Elapsed.Round(100*time.Millisecond), accel())
+	return r.Log
 }
 
 func readLog(p string) string {

@@ -1,10 +1,7 @@
 package tests
 
 import (
-	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"sort"
@@ -12,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mkinitrd-ng/mkinitrd-ng/internal/qemu"
 	"github.com/mkinitrd-ng/mkinitrd-ng/uki"
 )
 
@@ -46,39 +44,8 @@ func (v efiVM) boot(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "serial.log")
-	ctx, cancel := context.WithTimeout(context.Background(), v.timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", v.args(t, dir, logPath)...)
-	var qerr bytes.Buffer
-	cmd.Stderr = &qerr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("qemu: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	for {
-		var stopped bool
-		select {
-		case <-done:
-			stopped = true
-		case <-time.After(200 * time.Millisecond):
-		}
-		log := strings.ReplaceAll(ansi.ReplaceAllString(readLog(logPath), ""), "\r\n", "\n")
-		for _, m := range v.markers {
-			if strings.Contains(log, m) {
-				if cancel(); !stopped {
-					<-done
-				}
-				t.Logf("%q after %v (%s)", m, time.Since(start).Round(100*time.Millisecond), accel())
-				return log
-			}
-		}
-		if stopped {
-			t.Fatalf("guest stopped without %q after %v (qemu: %s); last console lines:\n%s",
-				v.markers, time.Since(start).Round(time.Second), qerr.String(), tail(log, 30))
-		}
-	}
+	return watch(t, qemu.Boot{Args: v.args(t, dir, logPath), Log: logPath, Markers: v.markers, Timeout: v.timeout,
+		Clean: func(s string) string { return strings.ReplaceAll(ansi.ReplaceAllString(s, ""), "\r\n", "\n") }})
 }
 
 // args are QEMU's arguments: the firmware with a copy of its variables,

@@ -2,20 +2,19 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/mkinitrd-ng/mkinitrd-ng/internal/qemu"
 )
 
 // bootRoot is the marker the root file system's init prints.
@@ -40,12 +39,10 @@ type bootSample struct {
 // time and the time until systemd switches root, both from the guest
 // kernel's log.
 func measureBoot(cfg *config) (string, error) {
-	kernels, _ := filepath.Glob("/boot/vmlinuz-*")
-	if len(kernels) == 0 {
-		return "", errors.New("no /boot/vmlinuz-*: install linux-image-amd64 (make deps)")
+	kernel, err := qemu.Kernel()
+	if err != nil {
+		return "", err
 	}
-	sort.Strings(kernels)
-	kernel := kernels[len(kernels)-1]
 	dir, err := os.MkdirTemp(cfg.cache, "run-boot-")
 	if err != nil {
 		return "", err
@@ -60,7 +57,7 @@ func measureBoot(cfg *config) (string, error) {
 		return "", err
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "boot of the systemd example on %s under QEMU (%s), median of %d boot(s):\n", filepath.Base(kernel), accel(), cfg.presetRuns)
+	fmt.Fprintf(&b, "boot of the systemd example on %s under QEMU (%s), median of %d boot(s):\n", filepath.Base(kernel), qemu.Accel(), cfg.presetRuns)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "compressor\tlevel\tMB\tunpack s\tto switch root s\t")
 	for _, p := range append([][]string{{"-c", "none", "--level", "default"}}, presets()...) {
@@ -148,17 +145,17 @@ const bootTimeout = 3 * time.Minute
 // reads the timings from the console log.
 func bootOnce(kernel, img, disk, log string) (bootSample, error) {
 	os.Remove(log)
-	ctx, cancel := context.WithTimeout(context.Background(), bootTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "qemu-system-x86_64", "-nodefaults", "-display", "none", "-no-reboot", "-m", "768",
-		"-accel", accel(), "-serial", "file:"+log, "-kernel", kernel, "-initrd", img,
-		"-append", "console=ttyS0 panic=-1 root=/dev/vda systemd.log_target=kmsg systemd.log_level=info printk.devkmsg=on",
-		"-drive", "file="+disk+",if=virtio,format=raw")
-	out, err := cmd.CombinedOutput()
-	data, _ := os.ReadFile(log)
-	if !bytes.Contains(data, []byte(bootRoot)) {
-		return bootSample{}, fmt.Errorf("no %s on the console (qemu: %v %s); last lines:\n%s", bootRoot, err, out, lastLines(string(data), 10))
+	r, err := qemu.Boot{
+		Args: []string{"-nodefaults", "-display", "none", "-no-reboot", "-m", "768",
+			"-accel", qemu.Accel(), "-serial", "file:" + log, "-kernel", kernel, "-initrd", img,
+			"-append", "console=ttyS0 panic=-1 root=/dev/vda systemd.log_target=kmsg systemd.log_level=info printk.devkmsg=on",
+			"-drive", "file=" + disk + ",if=virtio,format=raw"},
+		Log: log, Markers: []string{bootRoot}, Timeout: bootTimeout,
+	}.Run()
+	if err != nil || r.Marker == "" {
+		return bootSample{}, fmt.Errorf("no %s on the console (%v; qemu: %s); last lines:\n%s", bootRoot, err, r.Stderr, lastLines(r.Log, 10))
 	}
+	data := []byte(r.Log)
 	stamps := make([]time.Duration, 3)
 	for i, re := range []*regexp.Regexp{unpackStart, unpackEnd, switchRoot} {
 		m := re.FindSubmatch(data)
@@ -185,19 +182,4 @@ func medianBoot(s []bootSample) bootSample {
 		unpack:   pick(func(b bootSample) time.Duration { return b.unpack }),
 		toSwitch: pick(func(b bootSample) time.Duration { return b.toSwitch }),
 	}
-}
-
-// accel picks KVM when /dev/kvm opens and the CPU has vmx or svm, else
-// TCG, as the boot tests do.
-func accel() string {
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-	if err != nil {
-		return "tcg"
-	}
-	f.Close()
-	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
-	if bytes.Contains(cpuinfo, []byte(" vmx")) || bytes.Contains(cpuinfo, []byte(" svm")) {
-		return "kvm"
-	}
-	return "tcg"
 }
