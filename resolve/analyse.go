@@ -16,7 +16,8 @@ import (
 )
 
 // analyse looks inside a regular file for what it pulls in: an ELF
-// file's libraries, a script's interpreter, and store-path references.
+// file's libraries, a script's interpreter, a udev rules file's
+// programs, and store-path references.
 //
 // Each file is opened once, here, by the loader, or by units or kmod: an
 // ELF file opened here is handed to the loader, which reads it from the
@@ -65,6 +66,14 @@ func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) 
 // content for what it pulls in.
 func (r *resolver) analyseData(o *outcome, q *request, file string, head []byte, rest io.Reader) {
 	isELF := elfdeps.IsELF(head)
+	if !isELF && isUdevRules(file) {
+		data, err := r.udevPrograms(o, file, head, rest)
+		if err != nil {
+			o.errs = append(o.errs, fmt.Errorf("%s: read: %w", file, rootfs.Cause(err)))
+			return
+		}
+		head, rest = data[:len(head)], bytes.NewReader(data[len(head):])
+	}
 	if isELF && q.program {
 		r.elfDeps(o, q, file)
 	}
