@@ -74,8 +74,8 @@ func rulePrograms(rule string, line int) []Program {
 		}
 		s = rest
 		if k := runsProgram(key); k != "" {
-			if name, _, _ := strings.Cut(strings.TrimSpace(value), " "); name != "" && !strings.ContainsAny(name, "$%") {
-				out = append(out, Program{Name: name, Key: k, Line: line})
+			if words := strings.Fields(value); len(words) > 0 && !strings.ContainsAny(words[0], "$%") {
+				out = append(out, Program{Name: words[0], Key: k, Line: line})
 			}
 		}
 	}

@@ -24,6 +24,7 @@ ACTION=="remove", RUN+="$env{REMOVE_CMD}"
 RUN+="%S/x"`, nil},
 		{"continued lines and comments", "# RUN+=\"/not/this\"\nSUBSYSTEM==\"block\", \\\n  RUN+=\"/sbin/mdadm -I $devnode\"\n",
 			[]Program{{"/sbin/mdadm", "RUN", 2}}},
+		{"tab after the program", "RUN+=\"\t/x\targ\"", []Program{{"/x", "RUN", 1}}},
 		{"each program once", "RUN+=\"/x a\"\nRUN+=\"/x b\"\n", []Program{{"/x", "RUN", 1}}},
 		{"escaped quotes and no spaces", `ENV{A}="a\"b",RUN+="/bin/sh -c 'echo \"x\"'"`, []Program{{"/bin/sh", "RUN", 1}}},
 		{"malformed pair stops the rule", `RUN+=/unquoted, RUN+="/after"`, nil},
@@ -69,4 +70,28 @@ func TestDebianRules(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzPrograms: any input gives programs with a name, no substitution
+// in it, a known key and a line within the input, or a read error.
+func FuzzPrograms(f *testing.F) {
+	for _, s := range []string{
+		`KERNEL=="sd*", IMPORT{program}="ata_id --export $devnode"`,
+		"RUN+=\"/x\" \\\n, PROGRAM==\"y\"\n# c\n",
+		`ENV{A}=e"a\"b",RUN{program}+="/bin/sh -c 'x'"`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rules string) {
+		got, err := Programs(strings.NewReader(rules))
+		if err != nil {
+			return
+		}
+		lines := strings.Count(rules, "\n") + 1
+		for _, p := range got {
+			if p.Name == "" || strings.ContainsAny(p.Name, "$% \t\n") || runsProgram(p.Key) == "" || p.Line < 1 || p.Line > lines {
+				t.Errorf("program %+v from %q", p, rules)
+			}
+		}
+	})
 }
