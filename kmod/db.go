@@ -1,13 +1,14 @@
 package kmod
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/rootfs"
 )
@@ -55,11 +56,11 @@ type db struct {
 	byName  map[string]*module
 	byRel   map[string]*module
 
-	aliases     []aliasLine
+	aliases     *aliasFile
 	softdeps    []depLine
 	weakdeps    []depLine
 	hasWeakdep  bool
-	symbols     []aliasLine
+	symbols     *aliasFile
 	devname     []string // lines of modules.devname past the header
 	builtinText []byte
 	builtin     map[string]bool
@@ -91,20 +92,67 @@ func readOptional(fsys *rootfs.FS, p string) ([]byte, bool, error) {
 	return b, true, nil
 }
 
+// lines returns the lines of b as eachLine splits them.
 func lines(b []byte) []string {
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
-	for sc.Scan() {
-		out = append(out, sc.Text())
+	s := string(b)
+	out := make([]string, 0, strings.Count(s, "\n")+1)
+	for l := range eachLine(s) {
+		out = append(out, l)
 	}
 	return out
 }
 
+// eachLine yields the lines of s as bufio.ScanLines splits them: without
+// their newline and the carriage return before it, the last one also
+// without a newline. The lines are substrings of s: modules.alias has
+// tens of thousands of lines, read on every build, and a string each
+// would cost more than the rest of reading it.
+func eachLine(s string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for s != "" {
+			l, rest, _ := strings.Cut(s, "\n")
+			s = rest
+			if !yield(strings.TrimSuffix(l, "\r")) {
+				return
+			}
+		}
+	}
+}
+
+// appendFields appends the fields of l to dst, split at white space as
+// strings.Fields splits them. An ASCII line's fields are appended without
+// allocating when dst has room, so that the index files are parsed with
+// one allocation per file rather than one per line.
+func appendFields(dst []string, l string) []string {
+	for i := 0; i < len(l); i++ {
+		if l[i] >= utf8.RuneSelf {
+			return append(dst, strings.Fields(l)...)
+		}
+	}
+	i := 0
+	for {
+		for i < len(l) && isSpace(l[i]) {
+			i++
+		}
+		if i == len(l) {
+			return dst
+		}
+		j := i
+		for j < len(l) && !isSpace(l[j]) {
+			j++
+		}
+		dst = append(dst, l[i:j])
+		i = j
+	}
+}
+
+// isSpace reports whether c is ASCII white space as strings.Fields sees it.
+func isSpace(c byte) bool { return c == ' ' || '\t' <= c && c <= '\r' }
+
 // loadDB reads the text indexes of the modules directory dir:
 // modules.dep, which must exist, and those of optionalIndexes that do.
 func loadDB(fsys *rootfs.FS, dir string) (*db, error) {
-	d := &db{dir: dir, byName: map[string]*module{}, byRel: map[string]*module{}, builtin: map[string]bool{}, builtinInfo: map[string][]string{}}
+	d := &db{dir: dir, aliases: newAliasFile(""), symbols: newAliasFile(""), builtin: map[string]bool{}, builtinInfo: map[string][]string{}}
 	if err := d.loadDep(fsys); err != nil {
 		return nil, err
 	}
@@ -127,26 +175,44 @@ func loadDB(fsys *rootfs.FS, dir string) (*db, error) {
 // loadDep reads modules.dep, the list of modules and what each needs.
 func (d *db) loadDep(fsys *rootfs.FS) error {
 	depPath := path.Join(d.dir, "modules.dep")
-	dep, err := fsys.ReadFile(depPath)
+	b, err := fsys.ReadFile(depPath)
 	if err != nil {
 		return fmt.Errorf("%w (run depmod for this kernel)", err)
 	}
-	for n, line := range lines(dep) {
+	dep := string(b)
+	// Every build reads the whole file: sized from the start, the
+	// modules, their maps and their dependency lists are a few
+	// allocations rather than some for each of its thousands of lines.
+	n := strings.Count(dep, "\n") + 1
+	mods := make([]module, 0, n)
+	d.modules = make([]*module, 0, n)
+	d.byName = make(map[string]*module, n)
+	d.byRel = make(map[string]*module, n)
+	deps := make([]string, 0, strings.Count(dep, " "))
+	lineNo := 0
+	for line := range eachLine(dep) {
+		lineNo++
 		if line == "" {
 			continue
 		}
 		rel, rest, ok := strings.Cut(line, ":")
 		if !ok {
-			return fmt.Errorf("%s:%d: no ':' in %q", depPath, n+1, line)
+			return fmt.Errorf("%s:%d: no ':' in %q", depPath, lineNo, line)
 		}
-		m := &module{name: ModName(rel), rel: rel, deps: strings.Fields(rest), idx: len(d.modules)}
-		if _, dup := d.byName[m.name]; dup {
+		name := ModName(rel)
+		if _, dup := d.byName[name]; dup {
 			// depmod keeps one file per name; keep the first line as libkmod
 			// would return the first value.
 			continue
 		}
+		// Each module's list is a piece of one array, capped so that
+		// appending to it never writes into the next one's.
+		start := len(deps)
+		deps = appendFields(deps, rest)
+		mods = append(mods, module{name: name, rel: rel, deps: deps[start:len(deps):len(deps)], idx: len(d.modules)})
+		m := &mods[len(mods)-1]
 		d.modules = append(d.modules, m)
-		d.byName[m.name] = m
+		d.byName[name] = m
 		d.byRel[rel] = m
 	}
 	return nil
@@ -159,13 +225,13 @@ var optionalIndexes = []struct {
 	name string
 	load func(d *db, b []byte)
 }{
-	{"modules.alias", func(d *db, b []byte) { d.aliases = aliasLines(b) }},
+	{"modules.alias", func(d *db, b []byte) { d.aliases = newAliasFile(string(b)) }},
 	{"modules.softdep", func(d *db, b []byte) { d.softdeps = depLines(b, false) }},
 	{"modules.weakdep", func(d *db, b []byte) {
 		d.hasWeakdep = true
 		d.weakdeps = depLines(b, true)
 	}},
-	{"modules.symbols", func(d *db, b []byte) { d.symbols = aliasLines(b) }},
+	{"modules.symbols", func(d *db, b []byte) { d.symbols = newAliasFile(string(b)) }},
 	{"modules.devname", (*db).loadDevname},
 	{"modules.builtin", (*db).loadBuiltin},
 	{"modules.builtin.modinfo", (*db).loadBuiltinModinfo},
@@ -239,7 +305,8 @@ func (d *db) loadOrder(b []byte) {
 
 // parseAlias parses "alias PATTERN MODNAME".
 func parseAlias(l string) (aliasLine, bool) {
-	f := strings.Fields(l)
+	var buf [4]string
+	f := appendFields(buf[:0], l)
 	if len(f) != 3 || f[0] != "alias" {
 		return aliasLine{}, false
 	}
@@ -284,17 +351,6 @@ func parseSoftdep(words []string) (pre, post []string) {
 		}
 	}
 	return pre, post
-}
-
-// aliasLines returns the alias lines of modules.alias or modules.symbols.
-func aliasLines(b []byte) []aliasLine {
-	var as []aliasLine
-	for _, l := range lines(b) {
-		if a, ok := parseAlias(l); ok {
-			as = append(as, a)
-		}
-	}
-	return as
 }
 
 // depLines returns the softdep lines (weak false) or the weakdep lines

@@ -107,14 +107,11 @@ func (w *indexWriter) writeDep() {
 // .bin index: the included modules' lines, each indexed under key(line).
 // An alias whose brackets do not match has no key: as depmod does, it is
 // kept in the text but not indexed.
-func (w *indexWriter) writeAliases(name, header string, as []aliasLine, key func(aliasLine) string) {
+func (w *indexWriter) writeAliases(name, header string, as *aliasFile, key func(aliasLine) string) {
 	text := bytes.NewBufferString(header)
 	idx := NewIndex()
-	for _, a := range as {
-		i, ok := w.prio[a.modname]
-		if !ok {
-			continue
-		}
+	for a := range as.ofModules(w.prio) {
+		i := w.prio[a.modname]
 		fmt.Fprintf(text, "alias %s %s\n", a.pattern, a.modname)
 		if k := key(a); k != "" {
 			w.insert(idx, k, a.modname, i)

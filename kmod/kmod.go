@@ -268,7 +268,7 @@ func (r *resolver) lookup(name string) (mods []*module, builtin bool, via string
 		return []*module{m}, false, "", nil
 	}
 	if strings.HasPrefix(norm, "symbol:") {
-		for _, a := range r.db.symbols {
+		for a := range r.db.symbols.matching(norm) {
 			if fnmatch(a.pattern, norm) {
 				addName(a.modname)
 			}
@@ -277,7 +277,7 @@ func (r *resolver) lookup(name string) (mods []*module, builtin bool, via string
 			return mods, false, "symbol of", nil
 		}
 	}
-	for _, a := range r.db.aliases {
+	for a := range r.db.aliases.matching(norm) {
 		if a.norm != "" && fnmatch(a.norm, norm) {
 			addName(a.modname)
 		}

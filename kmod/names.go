@@ -33,23 +33,31 @@ func ModName(p string) string {
 
 // NormalizeAlias turns dashes into underscores outside bracket
 // expressions, as libkmod does to both the names it is asked for and the
-// alias patterns it indexes. ok is false for an unmatched bracket.
+// alias patterns it indexes. ok is false for an unmatched bracket. A
+// string without such a dash comes back as it is, without a copy: most
+// of modules.alias's patterns have none.
 func NormalizeAlias(s string) (string, bool) {
-	b := []byte(s)
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
 		case '-':
+			if b == nil {
+				b = []byte(s)
+			}
 			b[i] = '_'
 		case ']':
 			return "", false
 		case '[':
-			for i < len(b) && b[i] != ']' {
+			for i < len(s) && s[i] != ']' {
 				i++
 			}
-			if i == len(b) {
+			if i == len(s) {
 				return "", false
 			}
 		}
+	}
+	if b == nil {
+		return s, true
 	}
 	return string(b), true
 }
