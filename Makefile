@@ -6,7 +6,7 @@ BIN     := bin/mkinitrd-ng
 DEPS    := cpio libarchive-tools gcc libc6-dev xz-utils zstd lz4 gzip bzip2 \
            qemu-system-x86 linux-image-amd64 busybox-static e2fsprogs kmod systemd udev time \
            linux-source-6.1 groff-base strace patchelf \
-           cryptsetup-bin lvm2 mdadm xfsprogs btrfs-progs dosfstools swtpm swtpm-tools \
+           cryptsetup-bin lvm2 mdadm xfsprogs btrfs-progs dosfstools swtpm swtpm-tools kbd \
            libtss2-esys-3.0.2-0 libtss2-rc0 libtss2-mu0 libtss2-tcti-device0 \
            systemd-boot-efi ovmf sbsigntool mtools openssl binutils \
            zsh fish lintian chromium

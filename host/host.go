@@ -65,6 +65,7 @@ type detector struct {
 	contents  []resolve.Content
 	crypttab  []crypttabLine
 	keyboards bool
+	keymaps   bool
 }
 
 // Detect proposes a manifest for the machine whose /proc, /sys, /dev and

@@ -382,3 +382,38 @@ func TestJSONStable(t *testing.T) {
 		t.Errorf("the proposal is no valid manifest: %v", err)
 	}
 }
+
+// TestDetectKeymap: a LUKS root on a machine whose keyboard layout is
+// not US gets the keymap fragment and console-setup's compiled keymap;
+// a US layout gets neither, and a layout with no compiled keymap a note.
+func TestDetectKeymap(t *testing.T) {
+	for _, tc := range []struct {
+		name, layout, cached string
+		want                 bool
+		note                 string
+	}{
+		{"german", `XKBMODEL="pc105"` + "\nXKBLAYOUT=\"de\"\n", "cached_UTF-8_del.kmap.gz", true, ""},
+		{"us", "XKBLAYOUT=us\n", "cached_UTF-8_del.kmap.gz", false, ""},
+		{"not compiled", "XKBLAYOUT='fr'\n", "", false, "the keyboard layout is fr, but there is no /etc/console-setup/cached_*.kmap.gz"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMachine(t)
+			luksLVMOnNVMe(m)
+			m.file("/etc/default/keyboard", tc.layout)
+			if tc.cached != "" {
+				m.file("/etc/console-setup/"+tc.cached, "kmap")
+			}
+			r := detect(t, m, false)
+			got := slices.Contains(r.Manifest.Include, "keymap")
+			copied := slices.ContainsFunc(r.Manifest.Contents, func(c resolve.Content) bool {
+				return c.Source == "/etc/console-setup/"+tc.cached && c.Target == keymapTarget
+			})
+			if got != tc.want || copied != tc.want {
+				t.Errorf("keymap included %v, copied %v; want %v:\n%s", got, copied, tc.want, r.Explain())
+			}
+			if tc.note != "" && !strings.Contains(r.Explain(), tc.note) {
+				t.Errorf("no note %q:\n%s", tc.note, r.Explain())
+			}
+		})
+	}
+}

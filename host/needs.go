@@ -74,6 +74,7 @@ func (d *detector) crypt(l *Layer, stack string) error {
 	why := fmt.Sprintf("%s is %s encrypted (%s)", l.Name, l.Detail, stack)
 	d.need("include", "luks", why)
 	d.keyboard(fmt.Sprintf("a passphrase for %s is typed at boot", l.Name))
+	d.keymap(fmt.Sprintf("a passphrase for %s is typed at boot", l.Name))
 	name := d.attr(l.Dir, "dm/name")
 	uuid := luksUUID(d.attr(l.Dir, "dm/uuid"))
 	if err := d.crypttabLine(name, uuid, why); err != nil {
@@ -189,6 +190,53 @@ func (d *detector) keyboard(why string) {
 			}
 		}
 	}
+}
+
+// keymap adds the console keymap a passphrase is typed with, unless it
+// is the kernel's own US one. Debian's console-setup compiles the
+// layout of /etc/default/keyboard into /etc/console-setup/cached_*.kmap.gz,
+// which the keymap fragment loads.
+func (d *detector) keymap(why string) {
+	if d.keymaps {
+		return
+	}
+	d.keymaps = true
+	data, err := d.sys.ReadFile("/etc/default/keyboard")
+	if err != nil {
+		return
+	}
+	layout := shellValue(data, "XKBLAYOUT")
+	if layout == "" || layout == "us" {
+		return
+	}
+	var cached []string
+	entries, _ := d.sys.ReadDir("/etc/console-setup")
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "cached_") && strings.HasSuffix(e.Name(), ".kmap.gz") {
+			cached = append(cached, "/etc/console-setup/"+e.Name())
+		}
+	}
+	if len(cached) == 0 || !d.hasFragment("keymap") {
+		d.note("the keyboard layout is %s, but there is no /etc/console-setup/cached_*.kmap.gz (setupcon --save-only writes it) or no keymap fragment: the passphrase is read with the US keymap", layout)
+		return
+	}
+	d.need("include", "keymap", fmt.Sprintf("the keyboard layout is %s (/etc/default/keyboard); %s", layout, why))
+	d.contents = append(d.contents, resolve.Content{Source: cached[0], Target: keymapTarget})
+	d.need("", cached[0], "the compiled console keymap of layout "+layout)
+}
+
+// keymapTarget is where the keymap fragment's unit loads a keymap from.
+const keymapTarget = "/etc/mkinitrd-ng/keymap.kmap.gz"
+
+// shellValue returns the value of a NAME=value or NAME="value" line of
+// a shell variables file.
+func shellValue(data []byte, name string) string {
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+"="); ok {
+			return strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+	}
+	return ""
 }
 
 // hasKeys reports whether an input device's event bitmap (hex) has

@@ -18,6 +18,8 @@ var storageFragments = []struct {
 }{
 	// The kernel's request_module runs /sbin/modprobe.
 	{"base", []string{"/sbin", "/usr/sbin/modprobe"}},
+	{"keymap", []string{"/usr/bin/loadkeys", "/usr/bin/gzip", "/usr/bin/dash",
+		"/etc/systemd/system/mkinitrd-ng-keymap.service", "/etc/systemd/system/sysinit.target.wants/mkinitrd-ng-keymap.service"}},
 	{"dm", []string{"/sbin", "/usr/sbin/dmsetup", "/usr/lib/udev/rules.d/55-dm.rules",
 		"/usr/lib/udev/rules.d/60-persistent-storage-dm.rules", "/usr/lib/udev/rules.d/95-dm-notify.rules",
 		"dm-mod.ko"}},
