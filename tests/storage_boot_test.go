@@ -314,9 +314,12 @@ func checkSteps(t *testing.T, log string, steps []string) {
 // passphrasePrompt is what systemd's password agent asks on the console.
 const passphrasePrompt = "Please enter passphrase for disk"
 
-// agentStarted is systemd's status line when the password agent starts,
-// which is all the serial console shows when the agent asks on a VT.
-const agentStarted = "Started systemd-ask-password-console.service."
+// keyboardReady are the console lines after which keys typed on the USB
+// keyboard can reach a password agent on a VT: the unlock has started,
+// and the keyboard's driver is bound. The agent's own status line is
+// no sign: systemd prints no status while the agent holds the console,
+// so it may never show.
+var keyboardReady = []string{"Starting systemd-cryptsetup@", "USB HID v1.11 Keyboard"}
 
 // bootTyping boots v with the serial console on QEMU's standard input and
 // output, as a person at the machine: a typist types answer (if any) at
@@ -374,13 +377,14 @@ func bootTyping(t *testing.T, v vm, answer string, keys bool) (string, bool) {
 // typist types a passphrase at the guest's prompt. On the serial console
 // it types at each prompt: each attempt prints it anew. With keys, it
 // types on QEMU's USB keyboard through the monitor, 3 s after the
-// password agent starts and again every 30 s: the agent asks on a VT that
-// the log does not show, and keys typed before it opens the VT are lost.
+// keyboard is ready (keyboardReady) and again every 30 s: the agent asks
+// on a VT that the log does not show, and keys typed before it opens the
+// VT are lost.
 type typist struct {
 	w     io.Writer // QEMU's serial input, or its monitor with keys
 	keys  bool
 	typed int
-	seen  time.Time // when the agent was seen to start, with keys
+	seen  time.Time // when the keyboard was seen ready, with keys
 }
 
 // due says whether to type now, given the console log so far.
@@ -390,8 +394,10 @@ func (k *typist) due(log string) bool {
 		defer func() { k.typed = n }()
 		return n > k.typed
 	}
-	if !strings.Contains(log, agentStarted) {
-		return false
+	for _, line := range keyboardReady {
+		if !strings.Contains(log, line) {
+			return false
+		}
 	}
 	if k.seen.IsZero() {
 		k.seen = time.Now()
