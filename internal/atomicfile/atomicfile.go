@@ -23,6 +23,9 @@
 //     removed before a new one is made: only names of our exact pattern
 //     (.NAME.tmp-DIGITS), regular files of ours, older than StaleAge and
 //     not locked by a running writer.
+//   - An output whose new content equals its old content byte for byte is
+//     left in place, with its modification time set to now: see
+//     unchanged.go.
 //
 // Whether an output is also an input is the caller's to check, with the
 // FileInfo that Resolve returns: only the caller knows its inputs.
@@ -184,6 +187,7 @@ type File struct {
 	target *Target
 	mu     sync.Mutex
 	done   bool
+	old    *oldFile // the file replaced, while what is written equals it
 }
 
 // Create resolves name with the output rules and opens a temporary file
@@ -206,7 +210,7 @@ func Create(name string, perm os.FileMode) (*File, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &File{File: f, target: t}, nil
+	return &File{File: f, target: t, old: openOld(t)}, nil
 }
 
 // tempPrefix and tempSuffix frame the name of a temporary file of base:
@@ -259,6 +263,13 @@ func (f *File) Commit() error {
 		return fmt.Errorf("%s: already committed or aborted", f.target.Name)
 	}
 	f.done = true
+	if kept, err := f.keepOld(); kept || err != nil {
+		f.discard()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.target.Name, rootfs.Cause(err))
+		}
+		return nil
+	}
 	err := f.Sync()
 	if fi, lerr := os.Lstat(f.target.Path); err == nil && lerr == nil && !fi.Mode().IsRegular() {
 		err = fmt.Errorf("is now a %s: %w", rootfs.TypeName(fi.Mode()), ErrNotRegular)
@@ -271,6 +282,7 @@ func (f *File) Commit() error {
 	if cerr := f.File.Close(); err == nil {
 		err = cerr
 	}
+	f.old.close()
 	if err != nil {
 		os.Remove(f.Name())
 		return fmt.Errorf("%s: %w", f.target.Name, unwrapLink(err))
@@ -305,8 +317,14 @@ func (f *File) Abort() {
 		return
 	}
 	f.done = true
+	f.discard()
+}
+
+// discard removes the temporary file and closes what is open.
+func (f *File) discard() {
 	os.Remove(f.Name())
 	f.File.Close()
+	f.old.close()
 }
 
 // Target returns the path the file becomes on Commit, as given to Create.
@@ -315,6 +333,12 @@ func (f *File) Target() string { return f.target.Name }
 // Write writes to the temporary file; errors name the target, as the
 // temporary name would only confuse.
 func (f *File) Write(p []byte) (int, error) {
+	if f.old.matches(p) {
+		return len(p), nil
+	}
+	if err := f.diverge(); err != nil {
+		return 0, fmt.Errorf("%s: %w", f.target.Name, rootfs.Cause(err))
+	}
 	n, err := f.File.Write(p)
 	if err != nil {
 		err = fmt.Errorf("%s: %w", f.target.Name, rootfs.Cause(err))

@@ -297,3 +297,82 @@ func waitLocked(t *testing.T, p string) {
 	}
 	t.Fatal("flock(1) never took the lock")
 }
+
+// TestUnchanged: an output written with the bytes it holds stays the
+// same file, with a new modification time and no temporary file left;
+// any difference, in any place or length, replaces it with exactly the
+// new bytes and its mode.
+func TestUnchanged(t *testing.T) {
+	old := strings.Repeat("0123456789", 100)
+	tests := []struct {
+		name   string
+		writes []string
+		kept   bool
+	}{
+		{"equal, one write", []string{old}, true},
+		{"equal, many writes", []string{old[:1], old[1:500], old[500:999], old[999:]}, true},
+		{"differs at the start", []string{"X" + old[1:]}, false},
+		{"differs in the middle", []string{old[:500], "X" + old[501:]}, false},
+		{"differs in the last byte", []string{old[:999], "X"}, false},
+		{"shorter", []string{old[:999]}, false},
+		{"longer", []string{old, "+"}, false},
+		{"longer within a write", []string{old[:500], old[500:] + "+"}, false},
+		{"empty", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := t.TempDir()
+			p := filepath.Join(d, "img")
+			must(t, os.WriteFile(p, []byte(old), 0o640))
+			past := time.Now().Add(-time.Hour)
+			must(t, os.Chtimes(p, past, past))
+			before, err := os.Stat(p)
+			must(t, err)
+			f, err := Create(p, 0o600)
+			must(t, err)
+			for _, w := range tt.writes {
+				if n, err := f.Write([]byte(w)); err != nil || n != len(w) {
+					t.Fatalf("Write: %d, %v", n, err)
+				}
+			}
+			must(t, f.Commit())
+			after, err := os.Stat(p)
+			must(t, err)
+			if got := os.SameFile(before, after); got != tt.kept {
+				t.Errorf("kept the old file: %v, want %v", got, tt.kept)
+			}
+			if !after.ModTime().After(past.Add(time.Minute)) {
+				t.Errorf("modification time %v not renewed", after.ModTime())
+			}
+			if after.Mode() != 0o640 {
+				t.Errorf("mode %v, want 0640", after.Mode())
+			}
+			if data, _ := os.ReadFile(p); string(data) != strings.Join(tt.writes, "") {
+				t.Errorf("content %d bytes, want %d", len(data), len(strings.Join(tt.writes, "")))
+			}
+			if entries, _ := os.ReadDir(d); len(entries) != 1 {
+				t.Errorf("left: %v", entries)
+			}
+		})
+	}
+}
+
+// TestUnchangedAbort: an abandoned write leaves the old file as it was.
+func TestUnchangedAbort(t *testing.T) {
+	d := t.TempDir()
+	p := filepath.Join(d, "img")
+	must(t, os.WriteFile(p, []byte("OLD CONTENT"), 0o600))
+	f, err := Create(p, 0o600)
+	must(t, err)
+	_, err = f.Write([]byte("OLD"))
+	must(t, err)
+	_, err = f.Write([]byte(" DIFFERENT"))
+	must(t, err)
+	f.Abort()
+	if data, _ := os.ReadFile(p); string(data) != "OLD CONTENT" {
+		t.Errorf("content %q", data)
+	}
+	if entries, _ := os.ReadDir(d); len(entries) != 1 {
+		t.Errorf("left: %v", entries)
+	}
+}
