@@ -54,6 +54,9 @@ func TestDecodeForeign(t *testing.T) {
 		return mustTool(t, d, "zstd", append([]string{"-q", "-c"}, args...)...)
 	}
 	xzc := func(d []byte) []byte { return mustTool(t, d, "xz", "-c", "--check=crc32") }
+	xzx86 := func(d []byte) []byte {
+		return mustTool(t, d, "xz", "-c", "--check=crc32", "--x86", "--lzma2=preset=1,dict=2MiB")
+	}
 	ours := func(name string, d []byte) []byte { return compress(t, lookup(t, name, 0), d) }
 	zeros := func(n int) []byte { return make([]byte, n) }
 	// A skippable zstd frame (RFC 8878 section 3.1.2) with 5 bytes of data.
@@ -89,6 +92,8 @@ func TestDecodeForeign(t *testing.T) {
 		{"zstd window 16 MiB", "zstd", zs(b, "--long=24"), b},
 		{"xz streams", "xz", concat(xzc(a), xzc(b)), ab},
 		{"xz ours then tool with padding", "xz", concat(ours("xz", a), zeros(8), xzc(b), zeros(4)), ab},
+		{"xz x86 streams", "xz", concat(xzx86(a), xzx86(b)), ab},
+		{"xz plain then x86 with padding", "xz", concat(ours("xz", a), zeros(8), xzx86(b), zeros(4)), ab},
 		{"lz4 legacy streams", "lz4", concat(ours("lz4", a), mustTool(t, b, "lz4", "-l", "-c")), ab},
 		{"lz4 frame format", "lz4", mustTool(t, a, "lz4", "-c"), a},
 		{"cpio passes through", "cpio", []byte("070701..."), []byte("070701...")},

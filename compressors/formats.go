@@ -10,7 +10,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
-	"github.com/ulikunitz/xz"
+	"github.com/therootcompany/xz"
 	"github.com/ulikunitz/xz/lzma"
 )
 
@@ -221,8 +221,12 @@ func newZstdDecoder(r io.Reader) (io.ReadCloser, error) {
 	return d.IOReadCloser(), nil
 }
 
+// newXzDecoder reads xz with every filter chain the kernel reads: the
+// xz-cli compressor puts the x86 BCJ filter before LZMA2 for code, which
+// ulikunitz/xz cannot read. The dictionary is at most 64 MiB, that of
+// xz -9.
 func newXzDecoder(r io.Reader) (io.ReadCloser, error) {
-	d, err := xz.NewReader(r)
+	d, err := xz.NewReader(r, xz.DefaultDictMax)
 	if err != nil {
 		return nil, err
 	}

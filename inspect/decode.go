@@ -9,7 +9,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+	"github.com/therootcompany/xz"
 	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
@@ -26,8 +26,9 @@ import (
 // The decoders of package compressors read ahead into buffers of their
 // own, so they cannot hand the rest of the input over to the next
 // segment when the format changes. Here each decoder reads from the
-// source byte by byte (gzip, bzip2, xz, lzma) or through a
-// compressors.ZstdFrames that passes on exactly one run of zstd frames.
+// source byte by byte (gzip, bzip2, lzma), through an xzFrames that
+// passes on exactly one xz stream, or through a compressors.ZstdFrames
+// that passes on exactly one run of zstd frames.
 type run struct {
 	src     *source
 	format  string
@@ -49,7 +50,7 @@ func newRun(src *source, format string) (*run, error) {
 	case compressors.FormatGzip:
 		r.next = gzipStreams(src)
 	case compressors.FormatXz:
-		r.next, r.done = xzStreams(src)
+		r.next = xzStreams(src)
 	case compressors.FormatLzma:
 		r.next = func() (io.Reader, error) {
 			// The header names the dictionary size, and the decoder
@@ -100,22 +101,30 @@ func gzipStreams(src *source) func() (io.Reader, error) {
 	}
 }
 
-// xzStreams returns the next and done functions of an xz run.
-func xzStreams(src *source) (next func() (io.Reader, error), done func(error) error) {
-	next = func() (io.Reader, error) {
-		// The kernel reads only xz with CRC32 or no check, but a
-		// listing tool may as well read every check.
-		return xz.ReaderConfig{SingleStream: true}.NewReader(src)
-	}
-	done = func(err error) error {
-		// With SingleStream the decoder probes one byte after the
-		// stream and complains if there is one: give it back.
-		if err != nil && err.Error() == "xz: unexpected data after stream" {
-			return src.unread(1)
+// xzStreams returns the next function of an xz run: one decoder, reset
+// for each stream, reading through an xzFrames that ends at the end of
+// the stream. It reads every filter chain the kernel reads (LZMA2 after
+// the BCJ filters of x86, powerpc, ia64, arm, armthumb and sparc) and,
+// as a listing tool may, every check, not only the kernel's CRC32.
+func xzStreams(src *source) func() (io.Reader, error) {
+	frames := &xzFrames{src: src}
+	var d *xz.Reader
+	return func() (io.Reader, error) {
+		frames.reset()
+		var err error
+		if d == nil {
+			// The block headers name the dictionary size, and the
+			// decoder allocates it before it reads any data.
+			d, err = xz.NewReader(frames, maxLzmaDict)
+		} else {
+			err = d.Reset(frames)
 		}
-		return err
+		if err != nil {
+			return nil, err
+		}
+		d.Multistream(false)
+		return d, nil
 	}
-	return next, done
 }
 
 // bzip2Streams returns the next and done functions of a bzip2 run.
@@ -227,8 +236,8 @@ func (r *run) close() {
 	}
 }
 
-// maxLzmaDict is the largest lzma dictionary read: that of lzma -9, the
-// largest preset.
+// maxLzmaDict is the largest lzma or xz dictionary read: that of -9,
+// the largest preset.
 const maxLzmaDict = 64 << 20
 
 // isCpio reports whether b starts a newc record (or another cpio format,

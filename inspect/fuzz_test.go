@@ -22,7 +22,7 @@ func fuzzSeeds(t testing.TB) [][]byte {
 		file{name: "one", linkKey: "k", nlink: 2, data: "alone"})
 	unsorted := archive(t, true, file{name: "z", data: "z"}, file{name: "a\x1b[31m", link: "\n"}, file{name: "z", data: "again"})
 	seeds := [][]byte{plain, links, unsorted, cat(plain, zeros(7), links), {}, zeros(4)}
-	for _, format := range []string{"gzip", "zstd", "xz", "lzma", "bzip2", "lz4"} {
+	for _, format := range []string{"gzip", "zstd", "xz", "xz-x86", "lzma", "bzip2", "lz4"} {
 		seeds = append(seeds, cat(plain, compress(t, format, links)))
 	}
 	return seeds

@@ -79,6 +79,9 @@ var cli = map[string][]string{
 	"bzip2": {"bzip2", "-c"},
 	"lz4":   {"lz4", "-l", "-q", "-c"},
 	"cpio":  {"cat"},
+
+	// xz as the xz-cli compressor writes code: x86 BCJ before LZMA2.
+	"xz-x86": {"xz", "--check=crc32", "--x86", "--lzma2=preset=1,dict=2MiB", "-c"},
 }
 
 // compress compresses data with the real command-line tool for format.

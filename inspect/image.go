@@ -1,8 +1,9 @@
 // Package inspect reads initrds back, whoever made them, and compares
 // them: it lists the entries of every segment of an image (uncompressed
-// cpio, or compressed with gzip, zstd, xz, lzma, bzip2 or legacy lz4, in
-// any order, as the kernel unpacks them), computes what changed between
-// two images, and summarises a build for size tracking.
+// cpio, or compressed with gzip, zstd, xz with or without a BCJ filter,
+// lzma, bzip2 or legacy lz4, in any order, as the kernel unpacks them),
+// computes what changed between two images, and summarises a build for
+// size tracking.
 //
 // Reading and comparing images builds on cpiogen and compressors, and on
 // uki to read the initrd of a unified kernel image, and knows nothing of

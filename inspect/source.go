@@ -7,8 +7,8 @@ import (
 )
 
 // histLen is how many consumed bytes a source keeps so that they can be
-// given back: some decoders see the end of their stream only after
-// reading a byte or two past it (xz probes one byte, bzip2 two).
+// given back: bzip2's decoder sees the end of its stream only after
+// reading two bytes past it.
 const histLen = 16
 
 // source is a buffered reader that counts the bytes consumed, peeks

@@ -52,6 +52,7 @@ func TestPaddingBound(t *testing.T) {
 		{"after gzip", &endlessZeros{prefix: compress(t, "gzip", small)}},
 		{"after zstd", &endlessZeros{prefix: compress(t, "zstd", small)}},
 		{"after xz", &endlessZeros{prefix: compress(t, "xz", small)}},
+		{"after xz x86", &endlessZeros{prefix: compress(t, "xz-x86", small)}},
 		{"after lzma", &endlessZeros{prefix: compress(t, "lzma", small)}},
 		{"after bzip2", &endlessZeros{prefix: compress(t, "bzip2", small)}},
 		{"inside zstd", bytes.NewReader(compress(t, "zstd", cat(small, zeros(MaxPadding+1))))},
