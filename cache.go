@@ -23,7 +23,8 @@ import (
 // cold build reads its files once.
 type keeper struct {
 	cache       *segcache.Cache
-	fingerprint string
+	comp        compressors.Compressor
+	fingerprint string       // comp's
 	copied      atomic.Int64 // segments copied from the cache
 	unread      atomic.Int64 // of those, segments whose files were not read
 }
@@ -42,7 +43,17 @@ func newKeeper(cache *segcache.Cache, comp compressors.Compressor) (*keeper, str
 	if err != nil {
 		return nil, fmt.Sprintf("cache: not used: %v", err)
 	}
-	return &keeper{cache: cache, fingerprint: fp}, ""
+	return &keeper{cache: cache, comp: comp, fingerprint: fp}, ""
+}
+
+// fingerprintOf returns the fingerprint of the compressor of a segment
+// of code: comp's, with the command line of its filter when it has one.
+func (k *keeper) fingerprintOf(code compressors.Code) string {
+	c, filtered := compressors.ForCode(k.comp, code)
+	if !filtered {
+		return k.fingerprint
+	}
+	return fmt.Sprintf("%s; %v: %v", k.fingerprint, code, c)
 }
 
 // fill writes s through p: copied from the cache if it holds s, else
@@ -53,12 +64,12 @@ func (k *keeper) fill(sw *segmentWriter, s segment, p *compressors.Part) error {
 		return err
 	}
 	pending := k.cache.Put()
-	zw, err := p.Compress(pending)
+	zw, err := p.CompressCode(s.code, pending)
 	if err != nil {
 		pending.Abort()
 		return err
 	}
-	h := segcache.NewHash(segcache.KindSegment, k.fingerprint)
+	h := segcache.NewHash(segcache.KindSegment, k.fingerprintOf(s.code))
 	err = sw.write(&hashedWriter{w: zw, h: h}, s)
 	if err == nil {
 		err = p.Close()
@@ -94,7 +105,7 @@ func (k *keeper) copy(sw *segmentWriter, s segment, p *compressors.Part, files s
 	}
 	key, unread := hint.Key, stable && hint.Files == files
 	if !unread {
-		h := segcache.NewHash(segcache.KindSegment, k.fingerprint)
+		h := segcache.NewHash(segcache.KindSegment, k.fingerprintOf(s.code))
 		if err := sw.write(h, s); err != nil {
 			return false, err
 		}

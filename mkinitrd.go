@@ -228,7 +228,8 @@ func (a *archiver) write(ctx context.Context, w io.Writer, closure *resolve.Pack
 	// compressors run, and are unpacked for the Result once they are done.
 	a.number(closure.Entries.All())
 	segs, err := a.plan(closure.Entries.All(), planOptions{
-		size: int64(opts.segmentOptions().Size), fingerprint: fingerprint, store: compressors.Segmented(comp)})
+		size: int64(opts.segmentOptions().Size), fingerprint: fingerprint, store: compressors.Segmented(comp),
+		code: compressors.FiltersCode(comp)})
 	if err != nil {
 		return err
 	}

@@ -26,10 +26,11 @@ import (
 // archive to 512 bytes changes no other segment.
 type segment struct {
 	kind    segmentKind
-	entries *resolve.Packed // its records' entries; nil for the trailer
-	size    int64           // its bytes
-	end     cpiogen.State   // the archive's state before the trailer's segment
-	layout  segcache.Key    // a hash of its headers, with a cache (see keeper)
+	code    compressors.Code // the code most of its files' bytes are, if any (see planOptions.code)
+	entries *resolve.Packed  // its records' entries; nil for the trailer
+	size    int64            // its bytes
+	end     cpiogen.State    // the archive's state before the trailer's segment
+	layout  segcache.Key     // a hash of its headers, with a cache (see keeper)
 }
 
 // segmentKind says what a segment holds.
@@ -90,6 +91,7 @@ type planOptions struct {
 	size        int64  // the average segment's
 	fingerprint string // the compressor's, to hash each segment's layout for a cache; "" for none
 	store       bool   // files whose content is compressed already go in a stored segment
+	code        bool   // a segment whose files' bytes are mostly code is compressed as code (compressors.ForCode)
 }
 
 // plan lays the archive of entries out without reading a file (but the
@@ -98,7 +100,7 @@ type planOptions struct {
 // trailer's. Headers that cpiogen rejects are reported here, before
 // anything is written.
 func (a *archiver) plan(entries iter.Seq[*resolve.Entry], opts planOptions) ([]segment, error) {
-	pl := &planner{a: a, hash: &layoutHash{fingerprint: opts.fingerprint}}
+	pl := &planner{a: a, hash: &layoutHash{fingerprint: opts.fingerprint}, code: opts.code, codes: make(map[compressors.Code]int64)}
 	pl.hash.reset()
 	pl.layout = a.newWriter(pl.hash)
 	c := newCuts(opts.size)
@@ -143,6 +145,9 @@ type planner struct {
 	held   int            // how many
 	start  int64          // the layout's offset at its start
 	segs   []segment
+	code   bool                       // planOptions.code
+	files  int64                      // the bytes of its files
+	codes  map[compressors.Code]int64 // of those, the bytes of code
 }
 
 // add runs e's header through the layout, skipping its data, and adds
@@ -157,7 +162,25 @@ func (pl *planner) add(e *resolve.Entry) error {
 	}
 	pl.packer.Add(e)
 	pl.held++
+	if pl.code && e.Kind == resolve.File {
+		pl.files += e.Size
+		if c := compressors.CodeOf(e.Machine); c != compressors.NoCode {
+			pl.codes[c] += e.Size
+		}
+	}
 	return pl.layout.Skip()
+}
+
+// segmentCode returns the code that most of the planned segment's file
+// bytes are, NoCode when no code is.
+func (pl *planner) segmentCode() compressors.Code {
+	best := compressors.NoCode
+	for c, n := range pl.codes {
+		if 2*n > pl.files && (best == compressors.NoCode || n > pl.codes[best]) {
+			best = c
+		}
+	}
+	return best
 }
 
 // cut ends the segment being planned, if it has entries, as a segment of
@@ -167,8 +190,13 @@ func (pl *planner) cut(kind segmentKind) {
 		return
 	}
 	n := pl.layout.Offset()
-	pl.segs = append(pl.segs, segment{kind: kind, entries: pl.packer.Packed(), size: n - pl.start, layout: pl.hash.reset()})
-	pl.start, pl.held = n, 0
+	code := compressors.NoCode
+	if kind == records {
+		code = pl.segmentCode()
+	}
+	pl.segs = append(pl.segs, segment{kind: kind, code: code, entries: pl.packer.Packed(), size: n - pl.start, layout: pl.hash.reset()})
+	pl.start, pl.held, pl.files = n, 0, 0
+	clear(pl.codes)
 }
 
 // layoutHash hashes the layout of each segment in turn; without a
@@ -222,7 +250,7 @@ func (a *archiver) writeSegments(ctx context.Context, w io.Writer, segs []segmen
 		case keep != nil:
 			return keep.fill(sw, segs[i], p)
 		default:
-			zw, err = p.Compress(nil)
+			zw, err = p.CompressCode(segs[i].code, nil)
 		}
 		if err != nil {
 			return err

@@ -3,12 +3,15 @@ package mkinitrd
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/mkinitrd-ng/mkinitrd-ng/compressors"
 	"github.com/mkinitrd-ng/mkinitrd-ng/resolve"
 )
 
@@ -232,4 +235,61 @@ func TestStored(t *testing.T) {
 	if err != nil || len(plain) != 2 || plain[0].kind != records {
 		t.Errorf("without storing: %d segments, %v", len(plain), err)
 	}
+}
+
+// TestSegmentCode: with planOptions.code, a segment of records is
+// compressed as x86 code when more than half of its files' bytes are x86
+// programs and libraries, and as data otherwise; without it, never.
+func TestSegmentCode(t *testing.T) {
+	dir := t.TempDir()
+	for i := range 24 {
+		p := filepath.Join(dir, fmt.Sprintf("data/%c/f%02d", "ab"[i/12], i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		must(t, os.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 50<<10), 0o644))
+	}
+	fsys, c := resolveIn(t, dir, `{"contents": [{"source": "/data"}]}`)
+	for i := range c.Entries {
+		if strings.HasPrefix(c.Entries[i].Path, "/data/a/") {
+			c.Entries[i].Machine = elf.EM_X86_64
+		}
+	}
+	a := &archiver{src: sources{fsys: fsys}}
+	a.number(each(c.Entries))
+	for _, code := range []bool{true, false} {
+		segs, err := a.plan(each(c.Entries), planOptions{size: 256 << 10, code: code})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[compressors.Code]int{}
+		for i, s := range segs {
+			files, x86 := x86Bytes(s)
+			want := compressors.NoCode
+			if code && s.kind == records && 2*x86 > files {
+				want = compressors.X86Code
+			}
+			if s.code != want {
+				t.Errorf("code %v: segment %d (%d of %d bytes x86): %v, want %v", code, i, x86, files, s.code, want)
+			}
+			seen[s.code]++
+		}
+		if code && (seen[compressors.X86Code] == 0 || seen[compressors.NoCode] < 2) {
+			t.Errorf("segments by code: %v, want some of code and some of data", seen)
+		}
+	}
+}
+
+// x86Bytes returns the bytes of s's files and, of those, of x86 ELF files.
+func x86Bytes(s segment) (files, x86 int64) {
+	if s.kind == trailer {
+		return 0, 0
+	}
+	for e := range s.entries.All() {
+		if e.Kind == resolve.File {
+			files += e.Size
+			if e.Machine == elf.EM_X86_64 {
+				x86 += e.Size
+			}
+		}
+	}
+	return files, x86
 }

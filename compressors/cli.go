@@ -20,6 +20,9 @@ type cliSpec struct {
 	tool   string
 	levels levels
 	args   func(level int) []string
+	// code returns the arguments for a segment of code at a level (see
+	// Code), nil when they are args'; nil for a format with no filter.
+	code func(level int, code Code) []string
 }
 
 // cliFormat returns the format whose CLI engine is called name.
@@ -118,10 +121,21 @@ func newCLIEngine(f *format, name string, level int) (Compressor, error) {
 		return nil, fmt.Errorf("compressor %s: %w (install %s, or use the built-in encoder, %s)",
 			name, err, s.tool, f.compressor)
 	}
-	argv := append([]string{s.tool}, s.args(level)...)
-	ext := &external{argv: argv, path: path, line: joinCommand(argv), env: cleanEnv(),
-		ext: f.ext, magic: magicBytes(f.magic)}
-	return &cliEngine{external: ext, name: name, level: level, concat: f.concat}, nil
+	run := func(args []string) *external {
+		argv := append([]string{s.tool}, args...)
+		return &external{argv: argv, path: path, line: joinCommand(argv), env: cleanEnv(),
+			ext: f.ext, magic: magicBytes(f.magic)}
+	}
+	c := &cliEngine{external: run(s.args(level)), name: name, level: level, concat: f.concat}
+	for code := NoCode + 1; s.code != nil && code < numCodes; code++ {
+		if args := s.code(level, code); args != nil {
+			if c.codes == nil {
+				c.codes = make(map[Code]*external)
+			}
+			c.codes[code] = run(args)
+		}
+	}
+	return c, nil
 }
 
 // cliEngine is a Compressor that runs a format's reference tool; unlike a
@@ -131,6 +145,7 @@ type cliEngine struct {
 	name   string
 	level  int
 	concat bool
+	codes  map[Code]*external // the tool run for segments of code (see ForCode)
 }
 
 // Name is the name Lookup takes, such as "zstd-cli"; the level is not

@@ -100,7 +100,7 @@ var formats = [...]format{
 		newReader: newXzDecoder, compressor: "xz", newWriter: newXz,
 		levels:  levels{min: 1, max: 9, def: 5, top: 4},
 		library: "github.com/ulikunitz/xz", settings: "xzDictCap, CRC32, HashTable4",
-		cli:   &cliSpec{tool: "xz", levels: levels{min: 1, max: 9, def: 0, top: 9}, args: xzCLIArgs},
+		cli:   &cliSpec{tool: "xz", levels: levels{min: 1, max: 9, def: 0, top: 9}, args: xzCLIArgs, code: xzCLICodeArgs},
 		tools: []string{"xz"}, toolFormat: xzToolFormat},
 	{name: FormatLz4, magic: "\x02\x21\x4c\x18", ext: ".lz4", last: true,
 		newReader: newLz4Decoder, compressor: "lz4", newWriter: newLz4,

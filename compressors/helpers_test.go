@@ -149,3 +149,16 @@ func checkZstdWindow(t *testing.T, file string) []byte {
 	}
 	return list
 }
+
+// compressPart compresses seg as p, a segment of code, teeing the
+// compressed bytes to tee when it is not nil.
+func compressPart(p *Part, code Code, seg []byte, tee io.Writer) error {
+	zw, err := p.CompressCode(code, tee)
+	if err == nil {
+		_, err = zw.Write(seg)
+	}
+	if err == nil {
+		err = p.Close()
+	}
+	return err
+}

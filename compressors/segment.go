@@ -238,6 +238,12 @@ type Part struct {
 // output. The compressed bytes also go to tee, when it is not nil, as
 // they are made: to keep them. tee must not fail.
 func (s *Part) Compress(tee io.Writer) (io.Writer, error) {
+	return s.CompressCode(NoCode, tee)
+}
+
+// CompressCode is Compress for a segment that mostly holds code: with
+// the compressor's filter for that code, when it has one (see ForCode).
+func (s *Part) CompressCode(code Code, tee io.Writer) (io.Writer, error) {
 	if err := s.use(); err != nil {
 		return nil, err
 	}
@@ -251,7 +257,13 @@ func (s *Part) Compress(tee io.Writer) (io.Writer, error) {
 	if tee != nil {
 		dst = io.MultiWriter(s.out, tee)
 	}
-	zw, err := s.p.encoder(dst)
+	var zw io.WriteCloser
+	var err error
+	if c, filtered := ForCode(s.p.c, code); filtered {
+		zw, err = c.NewWriter(dst)
+	} else {
+		zw, err = s.p.encoder(dst)
+	}
 	if err != nil {
 		return nil, err
 	}

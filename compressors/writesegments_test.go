@@ -126,14 +126,7 @@ func TestWriteParts(t *testing.T) {
 		if i == 0 {
 			t = &tee
 		}
-		zw, err := p.Compress(t)
-		if err == nil {
-			_, err = zw.Write(seg)
-		}
-		if err == nil {
-			err = p.Close()
-		}
-		return err
+		return compressPart(p, NoCode, seg, t)
 	})
 	if err != nil {
 		t.Fatal(err)

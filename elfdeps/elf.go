@@ -155,6 +155,32 @@ func IsELF(magic []byte) bool {
 	return len(magic) >= 4 && string(magic[:4]) == elf.ELFMAG
 }
 
+// CodeMachine returns the machine of the ELF executable or shared object
+// whose first bytes are head (at least the 20 of the identification, type
+// and machine), and elf.EM_NONE for any other file, a relocatable object
+// (a kernel module) included: compressors filter the branches of machine
+// code that is loaded as it is, and a relocatable object's are not yet
+// resolved, which such a filter does not help.
+func CodeMachine(head []byte) elf.Machine {
+	if !IsELF(head) || len(head) < 20 {
+		return elf.EM_NONE
+	}
+	var order binary.ByteOrder
+	switch elf.Data(head[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
+		order = binary.LittleEndian
+	case elf.ELFDATA2MSB:
+		order = binary.BigEndian
+	default:
+		return elf.EM_NONE
+	}
+	switch elf.Type(order.Uint16(head[16:])) {
+	case elf.ET_EXEC, elf.ET_DYN:
+		return elf.Machine(order.Uint16(head[18:]))
+	}
+	return elf.EM_NONE
+}
+
 // Read parses the ELF file r. It reads the headers, the PT_DYNAMIC segment,
 // the strings it names and the notes, never the whole file. A file without
 // the ELF magic gives ErrNotELF; a file with it that cannot be parsed gives

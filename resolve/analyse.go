@@ -17,7 +17,8 @@ import (
 
 // analyse looks inside a regular file for what it pulls in: an ELF
 // file's libraries, a script's interpreter, a udev rules file's
-// programs, and store-path references.
+// programs, and store-path references. It returns the machine of the
+// file's code (see Entry.Machine).
 //
 // Each file is opened once, here, by the loader, or by units or kmod: an
 // ELF file opened here is handed to the loader, which reads it from the
@@ -25,26 +26,26 @@ import (
 // program asked for again under another path) is not opened again unless
 // its content is scanned; a unit or modprobe.d file is analysed from the
 // bytes its package read, and a module or firmware file not at all.
-func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) {
+func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) elf.Machine {
 	if k, ok := r.alreadyRead[file]; ok {
 		if !k.opaque {
 			head := k.data[:min(len(k.data), 4096)]
 			r.analyseData(o, q, file, head, bytes.NewReader(k.data[len(head):]))
 		}
-		return
+		return elfdeps.CodeMachine(k.data)
 	}
 	if !r.m.ScanELF {
-		if _, ok := r.loader.Parsed(file, fi); ok {
+		if f, ok := r.loader.Parsed(file, fi); ok {
 			if q.program {
 				r.elfDeps(o, q, file)
 			}
-			return
+			return codeMachine(f)
 		}
 	}
 	f, err := r.fs.OpenNoFollow(file)
 	if err != nil {
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): %w", file, q.why, rootfs.Cause(err)))
-		return
+		return elf.EM_NONE
 	}
 	defer f.Close()
 	head := r.heads.Get().(*[4096]byte)[:]
@@ -52,7 +53,7 @@ func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) 
 	n, err := io.ReadFull(f, head)
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		o.errs = append(o.errs, fmt.Errorf("%s: read: %w", file, rootfs.Cause(err)))
-		return
+		return elf.EM_NONE
 	}
 	if elfdeps.IsELF(head[:n]) {
 		// A parse error is not wanted here: Process reports it, for a
@@ -60,6 +61,15 @@ func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) 
 		r.loader.FileOf(file, f)
 	}
 	r.analyseData(o, q, file, head[:n], f)
+	return elfdeps.CodeMachine(head[:n])
+}
+
+// codeMachine is elfdeps.CodeMachine of a parsed file.
+func codeMachine(f *elfdeps.File) elf.Machine {
+	if f.Type == elf.ET_EXEC || f.Type == elf.ET_DYN {
+		return f.Machine
+	}
+	return elf.EM_NONE
 }
 
 // analyseData looks at a file's first bytes, head, and the rest of its

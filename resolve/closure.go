@@ -421,8 +421,9 @@ func (r *resolver) handle(q *request) outcome {
 	case fi.Mode().IsRegular():
 		e := fileEntry(dest, final, fi, why, from)
 		applyOverride(&e, q.override)
+		i := len(o.entries)
 		o.entries = append(o.entries, e)
-		r.analyse(&o, q, final, fi)
+		o.entries[i].Machine = r.analyse(&o, q, final, fi)
 		r.wrapped(&o, final, fi)
 	default:
 		o.errs = append(o.errs, fmt.Errorf("%s (%s): is a %s, not a regular file, directory or symlink: give it as a \"type\" entry", final, q.why, rootfs.TypeName(fi.Mode())))

@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"debug/elf"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -54,6 +55,10 @@ type Entry struct {
 	// HardLink groups Files that share one inode in the root
 	// ("dev:ino"); empty when the source has one name.
 	HardLink string
+	// Machine is the machine of an ELF executable or shared object
+	// (elfdeps.CodeMachine), elf.EM_NONE for any other content: a
+	// compressor may filter machine code apart.
+	Machine elf.Machine
 	// Why says what pulled the entry in; From is the entry or manifest
 	// item that did, so a chain can be followed back ("" for the manifest).
 	Why  string

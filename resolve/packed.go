@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"debug/elf"
 	"encoding/binary"
 	"io/fs"
 	"iter"
@@ -28,6 +29,7 @@ const (
 	packHardLink
 	packDecompress
 	packDevice
+	packMachine
 )
 
 // Pack encodes entries; they are not changed. Unpack gives them back.
@@ -82,6 +84,9 @@ func (k *Packer) Add(e *Entry) {
 		p.uvarint(uint64(e.Major))
 		p.uvarint(uint64(e.Minor))
 	}
+	if flags&packMachine != 0 {
+		p.uvarint(uint64(e.Machine))
+	}
 }
 
 // str returns s's index in the table of distinct strings.
@@ -129,6 +134,9 @@ func packFlags(e *Entry) byte {
 	}
 	if e.Major != 0 || e.Minor != 0 {
 		f |= packDevice
+	}
+	if e.Machine != elf.EM_NONE {
+		f |= packMachine
 	}
 	return f
 }
@@ -254,6 +262,9 @@ func (d *packedReader) next(e *Entry, path []byte) []byte {
 	if flags&packDevice != 0 {
 		e.Major = uint32(d.uvarint())
 		e.Minor = uint32(d.uvarint())
+	}
+	if flags&packMachine != 0 {
+		e.Machine = elf.Machine(d.uvarint())
 	}
 	return path
 }

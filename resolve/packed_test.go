@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"debug/elf"
 	"fmt"
 	"io/fs"
 	"reflect"
@@ -19,7 +20,7 @@ func TestPackRoundTrip(t *testing.T) {
 			{Path: "/dev/sda", Kind: BlockDev, Major: 8, Minor: 1 << 20, Mode: 0o660, GID: 6, Why: "manifest"},
 			{Path: "/etc/hostname", Kind: File, Data: []byte("initrd\n"), Size: 7, Mode: 0o644, Why: "manifest"},
 			{Path: "/etc/empty", Kind: File, Data: []byte{}, Mode: 0o644, Why: "manifest"},
-			{Path: "/init", Kind: File, Source: "/nix/store/abc-init/bin/init", Size: 1234, Mode: 0o755, Why: "manifest"},
+			{Path: "/init", Kind: File, Source: "/nix/store/abc-init/bin/init", Size: 1234, Mode: 0o755, Machine: elf.EM_X86_64, Why: "manifest"},
 			{Path: "/lib/modules/x.ko", Kind: File, Source: "/lib/modules/x.ko.xz", Decompress: true, Size: 1 << 33, Mode: 0o644, Why: "module", From: "/lib/modules"},
 			{Path: "/run", Kind: Dir, Mode: 0o755 | fs.ModeSticky | fs.ModeSetgid, UID: 1 << 31, GID: 12, Why: "manifest"},
 			{Path: "/run/initctl", Kind: FIFO, Mode: 0o600},

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,9 +63,15 @@ func copied(t *testing.T, stderr string) (n, of int) {
 
 // TestCacheByteIdentical: with --cache, the image is the one a build
 // without it writes, whether the segments are compressed or copied; a
-// rebuild copies every segment.
+// rebuild copies every segment. The tree holds busybox, x86 code, which
+// xz-cli compresses with a filter.
 func TestCacheByteIdentical(t *testing.T) {
 	root, manifest := cacheRoot(t)
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal("no /bin/busybox: install busybox-static (make deps)")
+	}
+	must(t, os.WriteFile(filepath.Join(root, "data/busybox"), bb, 0o755))
 	for _, comp := range []string{"zstd", "xz", "gzip", "zstd-cli", "xz-cli"} {
 		t.Run(comp, func(t *testing.T) {
 			if tool, ok := strings.CutSuffix(comp, "-cli"); ok {
@@ -74,6 +81,13 @@ func TestCacheByteIdentical(t *testing.T) {
 			}
 			cache := t.TempDir()
 			want, _ := buildCached(t, root, manifest, "-c", comp)
+			if comp == "xz-cli" {
+				img := filepath.Join(t.TempDir(), "initrd.img")
+				must(t, os.WriteFile(img, want, 0o644))
+				if f := xzFilters(t, img); !slices.ContainsFunc(f, func(s string) bool { return strings.HasPrefix(s, "--x86") }) {
+					t.Errorf("blocks' filters %q, want one with the x86 filter", f)
+				}
+			}
 			for i, wantCopied := range []bool{false, true} {
 				img, stderr := buildCached(t, root, manifest, "-c", comp, "--cache", cache)
 				if !bytes.Equal(img, want) {

@@ -1,9 +1,12 @@
 package tests
 
 import (
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +87,8 @@ const busyboxManifest = `{"contents": [
  {"target": "/proc", "type": "dir"}
 ]}`
 
-// TestBootBusybox boots a busybox initrd built with each compressor.
+// TestBootBusybox boots a busybox initrd built with each compressor;
+// xz-cli's compresses busybox, x86 code, with xz's x86 filter.
 func TestBootBusybox(t *testing.T) {
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		t.Fatal("no /bin/busybox: install busybox-static (make deps)")
@@ -92,12 +96,15 @@ func TestBootBusybox(t *testing.T) {
 	dir := t.TempDir()
 	m := filepath.Join(dir, "busybox.json")
 	must(t, os.WriteFile(m, []byte(busyboxManifest), 0o644))
-	for _, comp := range []string{"none", "gzip", "zstd", "xz", "lz4"} {
+	for _, comp := range []string{"none", "gzip", "zstd", "xz", "lz4", "xz-cli"} {
 		t.Run(comp, func(t *testing.T) {
 			t.Parallel()
 			img := filepath.Join(dir, "initrd-"+comp)
 			if r := run(t, nil, "-m", m, "-o", img, "-c", comp); r.code != 0 {
 				t.Fatalf("mkinitrd-ng: %s", r.stderr)
+			}
+			if f := xzFilters(t, img); comp == "xz-cli" && !slices.Contains(f, "--x86 --lzma2=dict=2MiB") {
+				t.Errorf("xz-cli's blocks have filters %q, want one with the x86 filter", f)
 			}
 			vm{initrd: img, marker: "BOOT-OK", timeout: 3 * time.Minute}.boot(t)
 		})
@@ -112,4 +119,28 @@ func TestBootShellExample(t *testing.T) {
 		t.Fatalf("mkinitrd-ng: %s", r.stderr)
 	}
 	vm{initrd: img, marker: "mkinitrd-ng rescue shell on " + kernelVersion(t), timeout: 3 * time.Minute}.boot(t)
+}
+
+// xzFilters returns the filters of each block of an image of xz streams,
+// as xz lists them ("--x86 --lzma2=dict=2MiB"); none for another format.
+func xzFilters(t *testing.T, img string) []string {
+	t.Helper()
+	head := make([]byte, 6)
+	f, err := os.Open(img)
+	must(t, err)
+	defer f.Close()
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != "\xfd7zXZ\x00" {
+		return nil
+	}
+	list, err := exec.Command("xz", "--robot", "-lvv", img).Output()
+	if err != nil {
+		t.Fatalf("xz --robot -lvv %s: %v", img, err)
+	}
+	var filters []string
+	for line := range strings.Lines(string(list)) {
+		if fields := strings.Split(strings.TrimSpace(line), "\t"); fields[0] == "block" {
+			filters = append(filters, fields[len(fields)-1])
+		}
+	}
+	return filters
 }
