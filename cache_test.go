@@ -182,3 +182,28 @@ func TestCacheUnread(t *testing.T) {
 		t.Errorf("after the write: %d of %d segments copied, %d unread; want all but one", res.Copied, res.Segments, res.Unread)
 	}
 }
+
+// TestFingerprintOfCode: a segment of code that its compressor filters is
+// kept under another key than the same bytes compressed without the
+// filter; a compressor without a filter keeps one key for both.
+func TestFingerprintOfCode(t *testing.T) {
+	cache, err := segcache.Open(t.TempDir(), 0)
+	must(t, err)
+	for _, tt := range []struct {
+		name     string
+		filtered bool
+	}{{"xz-cli", true}, {"zstd", false}} {
+		comp, err := compressors.Lookup(tt.name, 0)
+		if err != nil {
+			t.Skip(err)
+		}
+		k, warning := newKeeper(cache, comp)
+		if k == nil {
+			t.Fatalf("%s: no keeper: %s", tt.name, warning)
+		}
+		code, data := k.fingerprintOf(compressors.X86Code), k.fingerprintOf(compressors.NoCode)
+		if (code != data) != tt.filtered || data != k.fingerprint {
+			t.Errorf("%s: fingerprint of code %q, of data %q; want them to differ: %v", tt.name, code, data, tt.filtered)
+		}
+	}
+}

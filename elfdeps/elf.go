@@ -174,9 +174,16 @@ func CodeMachine(head []byte) elf.Machine {
 	default:
 		return elf.EM_NONE
 	}
-	switch elf.Type(order.Uint16(head[16:])) {
-	case elf.ET_EXEC, elf.ET_DYN:
-		return elf.Machine(order.Uint16(head[18:]))
+	return codeMachine(elf.Type(order.Uint16(head[16:])), elf.Machine(order.Uint16(head[18:])))
+}
+
+// CodeMachine is the package's CodeMachine of a parsed file.
+func (f *File) CodeMachine() elf.Machine { return codeMachine(f.Type, f.Machine) }
+
+// codeMachine is m for an executable or a shared object, else EM_NONE.
+func codeMachine(t elf.Type, m elf.Machine) elf.Machine {
+	if t == elf.ET_EXEC || t == elf.ET_DYN {
+		return m
 	}
 	return elf.EM_NONE
 }

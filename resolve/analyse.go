@@ -39,7 +39,7 @@ func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) 
 			if q.program {
 				r.elfDeps(o, q, file)
 			}
-			return codeMachine(f)
+			return f.CodeMachine()
 		}
 	}
 	f, err := r.fs.OpenNoFollow(file)
@@ -62,14 +62,6 @@ func (r *resolver) analyse(o *outcome, q *request, file string, fi fs.FileInfo) 
 	}
 	r.analyseData(o, q, file, head[:n], f)
 	return elfdeps.CodeMachine(head[:n])
-}
-
-// codeMachine is elfdeps.CodeMachine of a parsed file.
-func codeMachine(f *elfdeps.File) elf.Machine {
-	if f.Type == elf.ET_EXEC || f.Type == elf.ET_DYN {
-		return f.Machine
-	}
-	return elf.EM_NONE
 }
 
 // analyseData looks at a file's first bytes, head, and the rest of its
